@@ -1,0 +1,228 @@
+"""The condition language of rule packs, and its three-valued meaning.
+
+A condition is plain data (YAML) — ``all`` / ``any`` / ``not``, a test of one fact, a count over a
+list of the case (children, incidents, matrix ticks) with an optional time window, or (for action
+rules) a test of the outcome already decided. There is no ``eval`` and no Python in a pack.
+
+Every condition is evaluated in Kleene's three-valued logic: ``True``, ``False`` or ``None``
+(*unknown*). A test of an unknown fact is unknown, never false; ``all`` is false as soon as one
+part is false, ``any`` is true as soon as one part is true. Numbers may be intervals (a child
+known to be "1 year old" is 12–23 months old); a count over a list that may be incomplete has no
+upper bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+Truth = bool | None
+Scalar = bool | int | float | str
+Interval = tuple[float, float | None]  # (low, high); high None = no upper bound
+Value = Scalar | Interval | None
+Collection = Literal["children", "incidents", "matrix"]
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class AllOf(_Node):
+    """True when every part is true."""
+
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyOf(_Node):
+    """True when at least one part is true."""
+
+    any: list[Condition] = Field(min_length=1)
+
+
+class NotOf(_Node):
+    """True when the part is false (and unknown when the part is unknown)."""
+
+    not_: Condition = Field(alias="not")
+
+
+class FactTest(_Node):
+    """A test of one fact: exactly one of ``is``, ``in``, ``lt``, ``lte``, ``gt``, ``gte``."""
+
+    fact: str = Field(description="Dotted path of a case fact, e.g. victim.pregnant or assessments.dash.")
+    is_: Scalar | None = Field(default=None, alias="is")
+    in_: list[Scalar] | None = Field(default=None, alias="in", min_length=1)
+    lt: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+
+    def op(self) -> tuple[str, Any]:
+        ops = [(k, v) for k, v in (("is", self.is_), ("in", self.in_), ("lt", self.lt),
+                                   ("lte", self.lte), ("gt", self.gt), ("gte", self.gte)) if v is not None]
+        if len(ops) != 1:
+            raise ValueError(f"a fact test needs exactly one of is/in/lt/lte/gt/gte, got {len(ops)}")
+        return ops[0]
+
+
+class CountTest(_Node):
+    """How many items of a list match ``where`` (and fall in ``within_months``), compared to a bound."""
+
+    count: Collection
+    where: Condition | None = None
+    within_months: int | None = Field(
+        default=None, ge=1, le=600,
+        description="Only items dated within this many months before the assessment date (inclusive).",
+    )
+    at_least: int | None = Field(default=None, ge=0)
+    at_most: int | None = Field(default=None, ge=0)
+
+
+class OutcomeTest(_Node):
+    """A test of the outcome decided by the pack's outcome rules (action rules only)."""
+
+    outcome: OutcomeBound
+
+
+class OutcomeBound(_Node):
+    at_least: str | None = None
+    at_most: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in", min_length=1)
+
+
+def _discriminate(v: Any) -> str | None:
+    if isinstance(v, dict):
+        keys = set(v)
+    elif isinstance(v, BaseModel):
+        return {AllOf: "all", AnyOf: "any", NotOf: "not", FactTest: "fact",
+                CountTest: "count", OutcomeTest: "outcome"}.get(type(v))
+    else:
+        return None
+    for key in ("all", "any", "not", "fact", "count", "outcome"):
+        if key in keys:
+            return key
+    return None
+
+
+Condition = Annotated[
+    Union[
+        Annotated[AllOf, Tag("all")],
+        Annotated[AnyOf, Tag("any")],
+        Annotated[NotOf, Tag("not")],
+        Annotated[FactTest, Tag("fact")],
+        Annotated[CountTest, Tag("count")],
+        Annotated[OutcomeTest, Tag("outcome")],
+    ],
+    Discriminator(
+        _discriminate,
+        custom_error_type="condition",
+        custom_error_message="a condition needs one of the keys all, any, not, fact, count, outcome",
+    ),
+]
+
+for _m in (AllOf, AnyOf, NotOf, CountTest, OutcomeTest):
+    _m.model_rebuild()
+
+
+# --------------------------------------------------------------------------------------------
+# Three-valued primitives, shared by the compiled engine, the durable-rules engine's feature
+# encoding and the explainer.
+# --------------------------------------------------------------------------------------------
+
+
+def kleene_all(values: list[Truth]) -> Truth:
+    unknown = False
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            unknown = True
+    return None if unknown else True
+
+
+def kleene_any(values: list[Truth]) -> Truth:
+    unknown = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            unknown = True
+    return None if unknown else False
+
+
+def as_interval(value: Value) -> Interval | None:
+    """A number or interval as ``(low, high)``; ``None`` if unknown."""
+    if value is None or isinstance(value, bool) or isinstance(value, str):
+        return None
+    if isinstance(value, tuple):
+        return value
+    return (float(value), float(value))
+
+
+def compare(op: str, value: Value, bound: Any) -> Truth:
+    """Three-valued comparison of a fact value (scalar or interval) against a bound."""
+    if value is None:
+        return None
+    if op == "is":
+        if isinstance(value, tuple):
+            iv = value
+            if iv[0] == iv[1] == bound:
+                return True
+            return None if iv[0] <= bound and (iv[1] is None or bound <= iv[1]) else False
+        return value == bound
+    if op == "in":
+        return value in bound
+    iv = as_interval(value)
+    if iv is None:
+        return False  # comparing a non-number: refused by pack validation; never reached
+    lo, hi = iv
+    if op == "lt":
+        return True if hi is not None and hi < bound else (False if lo >= bound else None)
+    if op == "lte":
+        return True if hi is not None and hi <= bound else (False if lo > bound else None)
+    if op == "gt":
+        return True if lo > bound else (False if hi is not None and hi <= bound else None)
+    if op == "gte":
+        return True if lo >= bound else (False if hi is not None and hi < bound else None)
+    raise ValueError(f"unknown operator {op}")
+
+
+def count_truth(lo: int, hi: int | None, at_least: int | None, at_most: int | None) -> Truth:
+    parts: list[Truth] = []
+    if at_least is not None:
+        parts.append(True if lo >= at_least else (False if hi is not None and hi < at_least else None))
+    if at_most is not None:
+        parts.append(True if hi is not None and hi <= at_most else (False if lo > at_most else None))
+    return kleene_all(parts) if parts else True
+
+
+def months_before(d: date, months: int) -> date:
+    """The calendar date ``months`` months before ``d`` (day clamped to the month's length)."""
+    y, m = divmod(d.year * 12 + (d.month - 1) - months, 12)
+    month = m + 1
+    for day in (d.day, 30, 29, 28):
+        try:
+            return date(y, month, day)
+        except ValueError:
+            continue
+    raise ValueError(d)  # pragma: no cover - 28 always exists
+
+
+def walk(cond: Condition) -> Iterator[Condition]:
+    """Every node of a condition tree, parents first (counts' ``where`` included)."""
+    yield cond
+    if isinstance(cond, AllOf):
+        for c in cond.all:
+            yield from walk(c)
+    elif isinstance(cond, AnyOf):
+        for c in cond.any:
+            yield from walk(c)
+    elif isinstance(cond, NotOf):
+        yield from walk(cond.not_)
+    elif isinstance(cond, CountTest) and cond.where is not None:
+        yield from walk(cond.where)
+
+
+ItemGetter = Callable[[dict[str, Value]], Truth]

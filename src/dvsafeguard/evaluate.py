@@ -1,0 +1,81 @@
+"""The public entry points: read a case, evaluate it under a pack.
+
+``evaluate(case, pack)`` is pure from the caller's view: it keeps no state between calls, is safe
+to call from several threads, and gives the same decision for the same case and pack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from . import yamlio
+from .decision import Decision, build
+from .derive import CaseView
+from .engine import compiled, durable
+from .errors import InputError, Problem
+from .facts import Case
+from .pack import Pack, load_pack
+
+Engine = Literal["compiled", "durable"]
+
+
+def case_from_data(data: Any, name: str = "<case>", positions: yamlio.Positions | None = None) -> Case:
+    """Validate case data; raise :class:`InputError` naming the file, line and field of every problem."""
+    if isinstance(data, Case):
+        return data
+    if not isinstance(data, Mapping):
+        raise InputError("case", [Problem("a case must be a mapping of facts", file=name)])
+    try:
+        return Case.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            line, col = yamlio.locate(positions or {}, loc)
+            msg = "unknown fact (not allowed here)" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(Problem(msg, yamlio.dotted(loc), name if positions is not None or name != "<case>"
+                                    else None, line, col))
+        raise InputError("case", problems) from None
+
+
+def load_case(path: str | Path) -> Case:
+    """Read a case from a YAML (or JSON) file."""
+    data, positions, _ = yamlio.load(path, "case")
+    if isinstance(data, Mapping) and "case" in data and "assessment_date" not in data:
+        data = data["case"]
+        positions = {k[1:]: v for k, v in positions.items() if k[:1] == ("case",)}
+    return case_from_data(data, str(path), positions)
+
+
+def _pack(pack: Pack | str | Path) -> Pack:
+    return pack if isinstance(pack, Pack) else load_pack(pack)
+
+
+def evaluate(case: Case | Mapping[str, Any], pack: Pack | str | Path, *, engine: Engine = "compiled") -> Decision:
+    """Evaluate a case under a pack and return the cited decision.
+
+    ``case`` may be a :class:`Case` or plain data (validated here; bad input raises
+    :class:`InputError` and no decision is made). ``pack`` may be a :class:`Pack`, a reference
+    such as ``"london"`` or ``"london@2008-03"``, or a pack file path.
+    """
+    p = _pack(pack)
+    c = case_from_data(case)
+    view = CaseView(c)
+    fast = compiled(p)
+    if engine == "compiled":
+        match = fast.match(view)
+    elif engine == "durable":
+        match = durable(p).match(view)
+    else:
+        raise ValueError(f"engine must be 'compiled' or 'durable', not {engine!r}")
+    return build(p, view, match, fast.compiler, engine)
+
+
+def evaluate_many(cases: list[Case | Mapping[str, Any]], pack: Pack | str | Path) -> list[Decision]:
+    """Evaluate a batch of cases under one pack (compiled once)."""
+    p = _pack(pack)
+    return [evaluate(c, p) for c in cases]

@@ -1,0 +1,233 @@
+"""Case facts: the case as a practitioner knows it.
+
+Every fact that a practitioner may not know is optional and defaults to ``None``, which means
+*unknown* — never *false*. Models forbid unknown fields so that a misspelt fact is an error that
+names the field, not a silently ignored (and therefore unknown, or worse, false) fact.
+
+Lists follow the same rule: ``children=None`` means "we do not know who the children are";
+``children=[]`` means "there are no children". Whether a list that *is* given is the whole list
+is a separate fact (``children_complete``, ``incidents_complete``): until it is known to be
+complete, a child or incident nobody has heard of yet could still change the decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Tri = bool | None
+"""A yes/no fact that may be unknown (``None``)."""
+
+RiskLevel = Literal["standard", "medium", "high"]
+Area = Literal[
+    "london",
+    "stockport",
+    "leicester",
+    "leicestershire",
+    "rutland",
+    "solihull",
+    "stoke-on-trent",
+    "staffordshire",
+]
+MatrixCategory = Literal["evidence", "risk_factor", "protective_factor"]
+IncidentSeverity = Literal["serious", "lesser"]
+IncidentKind = Literal[
+    "physical",
+    "sexual",
+    "psychological",
+    "emotional",
+    "economic",
+    "coercive_control",
+    "threats",
+    "honour_based_violence",
+    "forced_marriage",
+    "other",
+]
+
+
+class FactModel(BaseModel):
+    """Base for every fact model: unknown fields are refused, assignment is validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _tri(description: str) -> Tri:
+    return Field(default=None, description=description)  # type: ignore[no-any-return]
+
+
+class Child(FactModel):
+    """One child (or unborn child) of the family."""
+
+    name: str | None = Field(default=None, description="A label for the child (initials, not a full name).")
+    date_of_birth: dt.date | None = Field(default=None, description="Date of birth, if known.")
+    age_years: int | None = Field(
+        default=None, ge=0, le=17, description="Age in completed years, if the date of birth is not known."
+    )
+    age_months: int | None = Field(
+        default=None, ge=0, le=215, description="Age in completed months, if the date of birth is not known."
+    )
+    unborn: Tri = _tri("The child is not yet born (the mother is pregnant with this child).")
+    in_household: Tri = _tri("The child lives in the household.")
+    regularly_visits: Tri = _tri("The child regularly visits or stays in the household.")
+    present_at_incident: Tri = _tri("The child was present at an incident of domestic abuse.")
+    saw_or_heard: Tri = _tri("The child saw or heard the abuse.")
+    injured: Tri = _tri("The child was injured.")
+    used_as_shield: Tri = _tri("The child was used as a shield or physical barrier.")
+    intervened: Tri = _tri("The child intervened or tried to intervene in the assault.")
+    made_the_call: Tri = _tri("The child made the original call for help (usually to the police).")
+    child_protection_plan: Tri = _tri("The child has a child protection plan.")
+    special_needs: Tri = _tri("The child has special needs or a disability.")
+    behaviour_affected: Tri = _tri("The child's behaviour is or may be affected by seeing or hearing the abuse.")
+    left_unattended: Tri = _tri("The child was left unattended because of the domestic abuse.")
+    traumatised: Tri = _tri("The child is clearly traumatised.")
+    abusing_family_members: Tri = _tri("The child directs violence or abuse at parents, siblings or other family members.")
+    young_persons_dash: RiskLevel | None = Field(
+        default=None, description="Result of a young person's DASH completed for this child, if any."
+    )
+
+    @model_validator(mode="after")
+    def _consistent_age(self) -> Child:
+        given = [f for f in ("date_of_birth", "age_years", "age_months") if getattr(self, f) is not None]
+        if self.unborn is True and given:
+            raise ValueError(f"an unborn child cannot also have {given[0]}")
+        if self.age_years is not None and self.age_months is not None:
+            if self.age_months // 12 != self.age_years:
+                raise ValueError(
+                    f"age_years={self.age_years} and age_months={self.age_months} disagree"
+                )
+        return self
+
+
+class Victim(FactModel):
+    """The adult victim (the procedures mostly say 'the mother' or 'the woman')."""
+
+    pregnant: Tri = _tri("The victim is pregnant.")
+    vulnerable_adult: Tri = _tri("The victim is a vulnerable adult / adult at risk.")
+    special_needs: Tri = _tri("The victim has special needs or a disability.")
+    minority_community: Tri = _tri("The victim or children are from a black or minority ethnic community.")
+    isolated: Tri = _tri("The victim is isolated (socially, by language, or by the abuser).")
+    consents_to_early_help: Tri = _tri("The victim (non-abusing parent) consents to a CAF / early help assessment.")
+    staying_with_abuser: Tri = _tri("The victim plans to remain in the relationship with the abusive partner.")
+    separating: Tri = _tri("The victim is separating or has recently separated from the abusive partner.")
+    children_have_contact_with_abuser: Tri = _tri("The children have contact with the abusive parent.")
+    contact_risk_found: Tri = _tri(
+        "An assessment of the risks from contact concluded there is a risk of harm to the mother or children."
+    )
+    high_coercive_control: Tri = _tri("There is a high level of coercive control.")
+    is_young_person: Tri = _tri("The victim is a young person (under 18) in an abusive relationship.")
+
+
+class AbusivePartner(FactModel):
+    """The abusive partner (or other family member who abuses)."""
+
+    accepts_responsibility: Tri = _tri("The abuser acknowledges the abuse and accepts responsibility.")
+    willing_to_join_programme: Tri = _tri("The abuser genuinely wants to engage with a perpetrator programme.")
+    substance_misuse_or_mental_ill_health: Tri = _tri("The abuser misuses alcohol or drugs, or has mental ill health.")
+    threatening_to_professionals: Tri = _tri("Someone in the household is intimidating or threatening to practitioners.")
+
+
+class Incident(FactModel):
+    """One known incident of domestic abuse."""
+
+    date: dt.date | None = Field(default=None, description="Date of the incident, if known.")
+    severity: IncidentSeverity | None = Field(default=None, description="'serious' or 'lesser', if judged.")
+    kind: IncidentKind | None = Field(default=None, description="The kind of abuse.")
+    children_present: Tri = _tri("Children were present at this incident.")
+    offence_indicated: Tri = _tri("A criminal offence may have been committed.")
+
+
+class Assessments(FactModel):
+    """Risk assessments and processes already under way."""
+
+    dash: RiskLevel | None = Field(default=None, description="Adult victim's DASH risk level.")
+    specss: RiskLevel | None = Field(default=None, description="Police SPECSS+ (CUSSCAAM) risk level (London).")
+    dial: RiskLevel | None = Field(default=None, description="Police DIAL risk level (Staffordshire).")
+    marac_referred: Tri = _tri("The case has been referred to a MARAC.")
+    marac_convened: Tri = _tri("A MARAC has been convened on the case.")
+    police_triage_level: int | None = Field(
+        default=None, ge=1, le=4, description="Police triage risk level 1–4 (Solihull)."
+    )
+    dvrim_scale: int | None = Field(
+        default=None, ge=1, le=4, description="Scale 1–4 recorded on the Solihull DVRIM, if completed."
+    )
+    dvrim_not_enough_information: Tri = _tri("The DVRIM was completed and gave 'not enough information'.")
+    open_to_social_care: Tri = _tri("The family is already open to children's social care.")
+    early_help_assessment_exists: Tri = _tri("An early help assessment / CAF is already in place.")
+    mappa_level: int | None = Field(default=None, ge=0, le=3, description="MAPPA level of the abuser (0 = none).")
+
+
+class MatrixTick(FactModel):
+    """One description ticked on a risk identification matrix (London appendix 1, Solihull DVRIM).
+
+    The matrix sheets are not part of the procedure texts, so the library does not know the
+    descriptions: the practitioner records the scale heading and category the tick falls under.
+    """
+
+    scale: int = Field(ge=1, le=4, description="The scale heading the ticked description sits under.")
+    category: MatrixCategory = Field(description="evidence, risk_factor or protective_factor (London 9.2.4).")
+    description: str | None = Field(default=None, description="The ticked description, for the record.")
+
+
+class Concerns(FactModel):
+    """The practitioner's concerns and judgements."""
+
+    domestic_abuse_known: Tri = _tri("Domestic abuse is known, disclosed or reasonably suspected in the family.")
+    significant_harm_suspected: Tri = _tri(
+        "There is knowledge or suspicion that a child is suffering, or at risk of suffering, significant harm."
+    )
+    immediate_risk: Tri = _tri("A child is at immediate risk of harm.")
+    criminal_offence_indicated: Tri = _tri("A criminal offence may have been committed.")
+    previous_concerns: Tri = _tri("There is previous information about domestic abuse or child welfare concerns.")
+    professional_judgement_referral: Tri = _tri("A professional judges that the circumstances warrant a referral.")
+    honour_based_violence: Tri = _tri("Honour-based violence is evident or suspected.")
+    forced_marriage: Tri = _tri("Forced marriage is evident or suspected.")
+    child_to_parent_abuse: Tri = _tri("A child or adolescent is abusing a parent or carer.")
+    adult_at_high_risk_of_serious_harm: Tri = _tri(
+        "The adult victim is at high risk of homicide or serious harm."
+    )
+    practitioner_unsure: Tri = _tri("The practitioner is unsure whether a referral is needed.")
+    out_of_hours: Tri = _tri("It is outside the local children's social care team's office hours.")
+    faith_or_culture_factors: Tri = _tri("Faith or cultural factors are relevant to the abuse.")
+
+
+class Case(FactModel):
+    """A case: one family, as known on the assessment date."""
+
+    case_id: str | None = Field(default=None, description="The case system's reference.")
+    assessment_date: dt.date = Field(description="The date the assessment is made; ages and time windows count from it.")
+    area: Area | None = Field(default=None, description="The local authority area the family lives in.")
+    children: list[Child] | None = Field(
+        default=None, description="The children of the family. None = not known; [] = no children."
+    )
+    children_complete: Tri = _tri("Every child of the household is in `children`.")
+    victim: Victim = Field(default_factory=Victim)
+    abusive_partner: AbusivePartner = Field(default_factory=AbusivePartner)
+    incidents: list[Incident] | None = Field(
+        default=None, description="Known incidents of domestic abuse. None = not known."
+    )
+    incidents_complete: Tri = _tri("Every incident in the period that matters is in `incidents`.")
+    assessments: Assessments = Field(default_factory=Assessments)
+    matrix: list[MatrixTick] | None = Field(
+        default=None,
+        description="Descriptions ticked on the risk identification matrix. None = matrix not completed.",
+    )
+    concerns: Concerns = Field(default_factory=Concerns)
+
+    @model_validator(mode="after")
+    def _dates_not_after_assessment(self) -> Case:
+        for i, child in enumerate(self.children or []):
+            if child.date_of_birth is not None and child.date_of_birth > self.assessment_date:
+                raise ValueError(
+                    f"children[{i}].date_of_birth {child.date_of_birth} is after assessment_date "
+                    f"{self.assessment_date}; record an unborn child as unborn: true"
+                )
+        for i, incident in enumerate(self.incidents or []):
+            if incident.date is not None and incident.date > self.assessment_date:
+                raise ValueError(
+                    f"incidents[{i}].date {incident.date} is after assessment_date {self.assessment_date}"
+                )
+        if self.children == [] and self.children_complete is False:
+            raise ValueError("children is [] (no children) but children_complete is false")
+        return self

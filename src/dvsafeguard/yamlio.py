@@ -1,0 +1,111 @@
+"""Reading YAML safely, remembering where every value came from.
+
+Only plain YAML is accepted: anchors and aliases are refused (they are how "billion laughs"
+alias bombs work and no pack or case needs them), files over a size limit are refused before
+parsing, and every error says the file, line and column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from .errors import InputError, Problem
+
+MAX_BYTES = 1_000_000
+Loc = tuple[str | int, ...]
+Positions = dict[Loc, tuple[int, int]]
+
+
+class _Loader(yaml.SafeLoader):
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                None, None, "YAML aliases (*name) are not allowed in dvsafeguard files", event.start_mark
+            )
+        node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        if node is not None and getattr(node, "anchor", None):
+            raise yaml.MarkedYAMLError(
+                None, None, "YAML anchors (&name) are not allowed in dvsafeguard files", node.start_mark
+            )
+        return node  # type: ignore[no-any-return]
+
+
+def _positions(node: Node, loc: Loc, out: Positions) -> None:
+    out[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            k = key.value
+            out[loc + (k,)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+            _positions(value, loc + (k,), out)
+            out[loc + (k,)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+    elif isinstance(node, SequenceNode):
+        for i, item in enumerate(node.value):
+            _positions(item, loc + (i,), out)
+
+
+def loads(text: str, name: str = "<string>", what: str = "file") -> tuple[Any, Positions]:
+    """Parse YAML text; return the data and a map from field path to (line, column)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise InputError(what, [Problem(f"file is larger than {MAX_BYTES} bytes; refused", file=name)])
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise InputError(what, [Problem("file is empty", file=name)])
+        positions: Positions = {}
+        _positions(node, (), positions)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        msg = " ".join(str(p) for p in (e.context, e.problem) if p)
+        raise InputError(what, [Problem(msg or "malformed YAML", file=name,
+                                        line=mark.line + 1 if mark else None,
+                                        column=mark.column + 1 if mark else None)]) from None
+    except yaml.YAMLError as e:
+        raise InputError(what, [Problem(f"malformed YAML: {e}", file=name)]) from None
+    except RecursionError:
+        raise InputError(what, [Problem("YAML is nested too deeply", file=name)]) from None
+    finally:
+        loader.dispose()
+    return data, positions
+
+
+def load(path: str | Path, what: str = "file") -> tuple[Any, Positions, bytes]:
+    """Read and parse a YAML file; return data, positions and the raw bytes (for hashing)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(what, [Problem(f"file is {size} bytes, larger than {MAX_BYTES}; refused",
+                                            file=str(p))])
+        raw = p.read_bytes()
+    except OSError as e:
+        raise InputError(what, [Problem(f"cannot read file: {e.strerror}", file=str(p))]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(what, [Problem(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(p))]) from None
+    data, positions = loads(text, str(p), what)
+    return data, positions, raw
+
+
+def locate(positions: Positions, loc: Loc) -> tuple[int | None, int | None]:
+    """The closest known (line, column) for a field path: the path itself or its nearest parent."""
+    for n in range(len(loc), -1, -1):
+        hit = positions.get(tuple(loc[:n]))
+        if hit is not None:
+            return hit
+    return None, None
+
+
+def dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
