@@ -26,6 +26,9 @@ Value = Scalar | Interval | None
 Collection = Literal["children", "incidents", "matrix"]
 
 
+_OPS: dict[int, tuple[Any, tuple[str, Any]]] = {}
+
+
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -60,10 +63,14 @@ class FactTest(_Node):
     gte: float | None = None
 
     def op(self) -> tuple[str, Any]:
+        hit = _OPS.get(id(self))
+        if hit is not None:
+            return hit[1]
         ops = [(k, v) for k, v in (("is", self.is_), ("in", self.in_), ("lt", self.lt),
                                    ("lte", self.lte), ("gt", self.gt), ("gte", self.gte)) if v is not None]
         if len(ops) != 1:
             raise ValueError(f"a fact test needs exactly one of is/in/lt/lte/gt/gte, got {len(ops)}")
+        _OPS[id(self)] = (self, ops[0])  # keeps the node alive, so its id is never reused
         return ops[0]
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from .conditions import AllOf, AnyOf, Condition, CountTest, FactTest, NotOf, OutcomeTest, Value, compare
 from .derive import DERIVED, CaseView
 from .engine import Match, count_range
-from .pack import DIMENSIONS, Citation, Deadline, Pack, Rule
+from .pack import DIMENSIONS, Action, Citation, Deadline, Pack, Rule
 
 LIBRARY_VERSION = "0.1.0"
 
@@ -187,7 +187,7 @@ def explain(cond: Condition, view: CaseView, compiler: Any, used: dict[str, Any]
     elif isinstance(cond, OutcomeTest):
         lo, hi = view.__dict__["outcome_range"]
         used["outcome"] = lo if lo == hi else [lo, hi]
-        if lo != hi and "outcome" not in unknown:
+        if compiler.top(cond)(view) is None and "outcome" not in unknown:
             unknown.append("outcome")
 
 
@@ -205,8 +205,248 @@ def _leaves(cond: Condition) -> list[FactTest]:
 
 
 # --------------------------------------------------------------------------------------------
-# Building the decision
+# Building the decision. Everything that does not depend on the case is prepared once per pack
+# (a plan); outputs are assembled with ``model_construct`` from parts validated at pack load.
 # --------------------------------------------------------------------------------------------
+
+
+_M = Any
+
+
+def _make(cls: type[_M], **fields: Any) -> _M:
+    """Assemble an output model from parts that are already valid (checked at pack load).
+
+    Equivalent to ``cls.model_construct(**fields)`` with every field given, without its
+    per-call bookkeeping; the decision tests check that every decision validates as a model.
+    """
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", fields)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+class _RulePlan:
+    __slots__ = ("rule", "static", "leaves", "rank", "sets", "actions", "unknown_readers")
+
+    def __init__(self, pack: Pack, rule: Rule, compiler: Any, rank_of: dict[str, int]) -> None:
+        self.rule = rule
+        reading = None
+        if rule.reading:
+            n = pack.note(rule.reading)
+            reading = Reading.model_construct(id=n.id, paragraph=n.paragraph, text=n.text)
+        self.static = {"id": rule.id, "title": rule.title, "citation": rule.citation,
+                       "outcome": rule.outcome, "sets": dict(rule.sets), "reading": reading}
+        self.leaves = _leaf_readers(rule.when, compiler)
+        self.rank = rank_of[rule.outcome] if rule.outcome else -1
+        self.sets = [(d, DIMENSIONS[d].index(v)) for d, v in rule.sets.items()]
+        self.actions = rule.actions
+        self.unknown_readers = _unknown_readers(rule.when, compiler)
+
+    def unknown(self, view: CaseView) -> list[str]:
+        out: list[str] = []
+        for read in self.unknown_readers:
+            read(view, out)
+        return out
+
+    def applied(self, view: CaseView, certain: bool) -> AppliedRule:
+        facts = {key: read(view) for key, read in self.leaves}
+        return _make(AppliedRule, **self.static, facts=facts, certain=certain)
+
+
+def _unknown_readers(cond: Condition, compiler: Any) -> list[Any]:
+    """Functions that add to a list the unknown facts a condition hinges on (prepared once)."""
+    readers: list[Any] = []
+    for node in _top_leaves(cond):
+        if isinstance(node, FactTest) and node.fact in DERIVED:
+            sub = _unknown_readers(DERIVED[node.fact].definition, compiler)
+            op, bound = node.op()
+            get = compiler.value_fn(node.fact)
+
+            def derived(v: CaseView, out: list[str], _s: list[Any] = sub, _g: Any = get,
+                        _op: str = op, _b: Any = bound) -> None:
+                if compare(_op, _g(v), _b) is None:
+                    for r in _s:
+                        r(v, out)
+            readers.append(derived)
+        elif isinstance(node, FactTest):
+            op, bound = node.op()
+            get = compiler.value_fn(node.fact)
+
+            def fact(v: CaseView, out: list[str], _g: Any = get, _op: str = op, _b: Any = bound,
+                     _f: str = node.fact) -> None:
+                if compare(_op, _g(v), _b) is None and _f not in out:
+                    out.append(_f)
+            readers.append(fact)
+        else:
+            def other(v: CaseView, out: list[str], _n: Condition = node) -> None:
+                explain(_n, v, compiler, {}, out)
+            readers.append(other)
+    return readers
+
+
+def _top_leaves(cond: Condition) -> list[Condition]:
+    if isinstance(cond, AllOf | AnyOf):
+        out: list[Condition] = []
+        for c in cond.all if isinstance(cond, AllOf) else cond.any:
+            out.extend(_top_leaves(c))
+        return out
+    if isinstance(cond, NotOf):
+        return _top_leaves(cond.not_)
+    return [cond]
+
+
+def _leaf_readers(cond: Condition, compiler: Any) -> list[tuple[str, Any]]:
+    """(key, reader) for each fact a condition reads, to report the facts a rule used."""
+    out: dict[str, Any] = {}
+    stack = [cond]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, AllOf | AnyOf):
+            stack[0:0] = list(node.all if isinstance(node, AllOf) else node.any)
+        elif isinstance(node, NotOf):
+            stack.insert(0, node.not_)
+        elif isinstance(node, FactTest) and node.fact not in out:
+            get = compiler.value_fn(node.fact)
+            out[node.fact] = lambda v, _g=get: _json_value(_g(v))
+        elif isinstance(node, CountTest):
+            where = compiler.item(node.where) if node.where is not None else None
+
+            def read(v: CaseView, _n: CountTest = node, _w: Any = where) -> Any:
+                lo, hi = count_range(v, _n, _w)
+                return lo if hi == lo else [lo, hi]
+
+            out.setdefault(f"count({node.count})", read)
+        elif isinstance(node, OutcomeTest):
+            out.setdefault("outcome", lambda v: (lambda r: r[0] if r[0] == r[1] else list(r))(
+                v.__dict__["outcome_range"]))
+    return list(out.items())
+
+
+class _Plan:
+    def __init__(self, pack: Pack, compiler: Any) -> None:
+        self.pack = pack
+        rank_of = {lv.id: i for i, lv in enumerate(pack.ladder)}
+        self.rules = [_RulePlan(pack, r, compiler, rank_of) for r in pack.rules]
+        self.pack_ref = _pack_ref(pack)
+        self.refs = [OutcomeRef.model_construct(id=lv.id, label=lv.label, rank=i)
+                     for i, lv in enumerate(pack.ladder)]
+        self.outcomes = [Outcome.model_construct(id=lv.id, label=lv.label, rank=i, citation=lv.citation)
+                         for i, lv in enumerate(pack.ladder)]
+        self.action_fields = {a.id: _action_fields(a) for a in pack.actions}
+        self.action_order = {a.id: i for i, a in enumerate(pack.actions)}
+        self._required: dict[tuple[str, tuple[str, ...]], RequiredAction] = {}
+
+    def required(self, action_id: str, because: list[str]) -> RequiredAction:
+        key = (action_id, tuple(because))
+        hit = self._required.get(key)
+        if hit is None:
+            hit = _make(RequiredAction, **self.action_fields[action_id], because=because)
+            if len(self._required) < 4096:
+                self._required[key] = hit
+        return hit
+
+
+def plan(pack: Pack, compiler: Any) -> _Plan:
+    cache = pack._compiled
+    p = cache.get("plan") if isinstance(cache, dict) else None
+    if p is None:
+        p = _Plan(pack, compiler)
+        if isinstance(cache, dict):
+            cache["plan"] = p
+    return p  # type: ignore[no-any-return]
+
+
+def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
+          engine: Literal["compiled", "durable"] = "compiled") -> Decision:
+    """Turn a match into a decision. Pure: the same pack, case and match give the same decision."""
+    pl = plan(pack, compiler)
+    lo, hi = match.outcome_range
+    o_truths, a_truths = match.outcome_rules, match.action_rules
+    applied: list[AppliedRule] = []
+    factors: list[AppliedRule] = []
+    actions: dict[str, list[str]] = {}
+    undecided: list[_RulePlan] = []
+    dims = pack.dimensions
+    dims_lo = dict.fromkeys(dims, 0)
+    dims_because: dict[str, list[str]] = {d: [] for d in dims}
+    dims_cite: dict[str, list[Citation]] = {d: [] for d in dims}
+
+    for rp in pl.rules:  # pack order: deterministic
+        rid = rp.rule.id
+        t = o_truths.get(rid, False) if rp.rank >= 0 else a_truths.get(rid, False)
+        if t is False:
+            continue
+        if t is None:
+            undecided.append(rp)
+            continue
+        (factors if rp.rule.factor else applied).append(rp.applied(view, True))
+        for a in rp.actions:
+            actions.setdefault(a, []).append(rid)
+        for dim, r in rp.sets:
+            if r > dims_lo[dim]:
+                dims_because[dim], dims_cite[dim] = [rid], [rp.rule.citation]
+                dims_lo[dim] = r
+            elif r == dims_lo[dim] and r > 0:
+                dims_because[dim].append(rid)
+                dims_cite[dim].append(rp.rule.citation)
+    dims_hi = dict(dims_lo)
+
+    # An undecided rule matters only if knowing its facts could change the decision: raise the
+    # outcome, add an action not already required, or raise a dimension.
+    possible: dict[str, tuple[list[str], list[str]]] = {}
+    unknowns: dict[str, tuple[int, list[str]]] = {}
+    for rp in undecided:
+        rank = rp.rank
+        new_actions = [a for a in rp.actions if a not in actions]
+        raises = [(d, r) for d, r in rp.sets if r > dims_lo[d]]
+        if rank <= lo and not new_actions and not raises:
+            continue
+        unknown = rp.unknown(view)
+        for d, r in raises:
+            dims_hi[d] = max(dims_hi[d], r)
+        for a in new_actions:
+            because, facts = possible.setdefault(a, ([], []))
+            because.append(rp.rule.id)
+            facts.extend(f for f in unknown if f not in facts)
+        for f in unknown:
+            best, rules = unknowns.get(f, (-1, []))
+            unknowns[f] = (max(best, rank) if rank > lo else best, [*rules, rp.rule.id])
+
+    order = pl.action_order
+    required = [pl.required(a, because) for a, because in sorted(actions.items(), key=lambda kv: order[kv[0]])]
+    pending = [
+        _make(PossibleAction, **pl.action_fields[a], because=because, if_known=facts)
+        for a, (because, facts) in sorted(possible.items(), key=lambda kv: order[kv[0]])
+    ]
+    ladder = pack.ladder
+    return _make(Decision, 
+        case_id=view.case.case_id,
+        assessment_date=view.case.assessment_date,
+        pack=pl.pack_ref,
+        library_version=LIBRARY_VERSION,
+        engine=engine,
+        outcome=pl.outcomes[lo],
+        settled=lo == hi,
+        bounds=_make(Bounds, lowest=pl.refs[lo], highest=pl.refs[hi]),
+        combination=pack.combination.citation,
+        rules=applied,
+        actions=required,
+        possible_actions=pending,
+        unknowns=[
+            _make(UnknownFact, fact=f, could_raise_to=ladder[best].id if best >= 0 else None,
+                                        rules=rules)
+            for f, (best, rules) in unknowns.items()
+        ],
+        dimensions={
+            d: _make(DimensionValue, 
+                value=DIMENSIONS[d][dims_lo[d]], lowest=DIMENSIONS[d][dims_lo[d]],
+                highest=DIMENSIONS[d][dims_hi[d]], because=dims_because[d], citations=dims_cite[d])
+            for d in dims
+        },
+        factors=factors,
+    )
 
 
 def _pack_ref(pack: Pack) -> PackRef:
@@ -214,119 +454,6 @@ def _pack_ref(pack: Pack) -> PackRef:
                    source_document=pack.source.document, source_sha256=pack.source.sha256)
 
 
-def _ref(pack: Pack, rank: int) -> OutcomeRef:
-    lv = pack.ladder[rank]
-    return OutcomeRef(id=lv.id, label=lv.label, rank=rank)
-
-
-def _applied(pack: Pack, rule: Rule, view: CaseView, compiler: Any, certain: bool) -> tuple[AppliedRule, list[str]]:
-    used: dict[str, Any] = {}
-    unknown: list[str] = []
-    explain(rule.when, view, compiler, used, unknown)
-    reading = None
-    if rule.reading:
-        n = pack.note(rule.reading)
-        reading = Reading(id=n.id, paragraph=n.paragraph, text=n.text)
-    applied = AppliedRule(id=rule.id, title=rule.title, citation=rule.citation, outcome=rule.outcome,
-                          sets=dict(rule.sets), facts=used, reading=reading, certain=certain)
-    return applied, unknown
-
-
-def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
-          engine: Literal["compiled", "durable"] = "compiled") -> Decision:
-    """Turn a match into a decision. Pure: the same pack, case and match give the same decision."""
-    lo, hi = match.outcome_range
-    truths = {**match.outcome_rules, **match.action_rules}
-    applied: list[AppliedRule] = []
-    factors: list[AppliedRule] = []
-    actions: dict[str, list[str]] = {}
-    possible: dict[str, tuple[list[str], list[str]]] = {}
-    unknowns: dict[str, tuple[int, list[str]]] = {}
-    dims_lo = {d: 0 for d in pack.dimensions}
-    dims_because: dict[str, list[str]] = {d: [] for d in pack.dimensions}
-    dims_cite: dict[str, list[Citation]] = {d: [] for d in pack.dimensions}
-
-    undecided: list[tuple[Rule, list[str]]] = []
-    for rule in pack.rules:  # pack order: deterministic
-        if rule.id not in truths:
-            continue
-        certain = truths[rule.id] is True
-        if not certain:
-            undecided.append((rule, []))
-            continue
-        app, _ = _applied(pack, rule, view, compiler, certain)
-        (factors if rule.factor else applied).append(app)
-        for a in rule.actions:
-            actions.setdefault(a, []).append(rule.id)
-        for dim, value in rule.sets.items():
-            r = DIMENSIONS[dim].index(value)
-            if r > dims_lo[dim]:
-                dims_because[dim], dims_cite[dim] = [rule.id], [rule.citation]
-            elif r == dims_lo[dim] and r > 0:
-                dims_because[dim].append(rule.id)
-                dims_cite[dim].append(rule.citation)
-            dims_lo[dim] = max(dims_lo[dim], r)
-    dims_hi = dict(dims_lo)
-
-    # An undecided rule matters only if knowing its facts could change the decision: raise the
-    # outcome, add an action not already required, or raise a dimension.
-    for rule, _ in undecided:
-        rank = pack.rank(rule.outcome) if rule.outcome else -1
-        new_actions = [a for a in rule.actions if a not in actions]
-        raises = {d: DIMENSIONS[d].index(v) for d, v in rule.sets.items()
-                  if DIMENSIONS[d].index(v) > dims_lo[d]}
-        if rank <= lo and not new_actions and not raises:
-            continue
-        _, unknown = _applied(pack, rule, view, compiler, False)
-        for d, r in raises.items():
-            dims_hi[d] = max(dims_hi[d], r)
-        for a in new_actions:
-            because, facts = possible.setdefault(a, ([], []))
-            because.append(rule.id)
-            facts.extend(f for f in unknown if f not in facts)
-        for f in unknown:
-            best, rules = unknowns.get(f, (-1, []))
-            unknowns[f] = (max(best, rank) if rank > lo else best, [*rules, rule.id])
-
-    level = pack.ladder[lo]
-    required = [
-        RequiredAction(**_action_fields(pack, a), because=because) for a, because in actions.items()
-    ]
-    pending = [
-        PossibleAction(**_action_fields(pack, a), because=because, if_known=facts)
-        for a, (because, facts) in possible.items() if a not in actions
-    ]
-    order = {a.id: i for i, a in enumerate(pack.actions)}
-    required.sort(key=lambda a: order[a.id])
-    pending.sort(key=lambda a: order[a.id])
-    return Decision(
-        case_id=view.case.case_id,
-        assessment_date=view.case.assessment_date,
-        pack=_pack_ref(pack),
-        library_version=LIBRARY_VERSION,
-        engine=engine,
-        outcome=Outcome(id=level.id, label=level.label, rank=lo, citation=level.citation),
-        settled=lo == hi,
-        bounds=Bounds(lowest=_ref(pack, lo), highest=_ref(pack, hi)),
-        combination=pack.combination.citation,
-        rules=applied,
-        actions=required,
-        possible_actions=pending,
-        unknowns=[
-            UnknownFact(fact=f, could_raise_to=pack.ladder[best].id if best >= 0 else None, rules=rules)
-            for f, (best, rules) in unknowns.items()
-        ],
-        dimensions={
-            d: DimensionValue(value=DIMENSIONS[d][dims_lo[d]], lowest=DIMENSIONS[d][dims_lo[d]],
-                              highest=DIMENSIONS[d][dims_hi[d]], because=dims_because[d],
-                              citations=dims_cite[d])
-            for d in pack.dimensions
-        },
-        factors=factors,
-    )
-
-
-def _action_fields(pack: Pack, action_id: str) -> dict[str, Any]:
-    a = pack.action(action_id)
+def _action_fields(a: Action) -> dict[str, Any]:
     return {"id": a.id, "text": a.text, "kind": a.kind, "who": a.who, "deadline": a.deadline,
             "in_writing": a.in_writing, "citation": a.citation}

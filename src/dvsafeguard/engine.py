@@ -135,35 +135,30 @@ class _Compiler:
 
     def top(self, cond: Condition) -> TopFn:
         if isinstance(cond, AllOf):
-            parts = [self.top(c) for c in cond.all]
-            return lambda v: kleene_all([p(v) for p in parts])
+            return _all([self.top(c) for c in cond.all])  # type: ignore[arg-type]
         if isinstance(cond, AnyOf):
-            parts = [self.top(c) for c in cond.any]
-            return lambda v: kleene_any([p(v) for p in parts])
+            return _any([self.top(c) for c in cond.any])  # type: ignore[arg-type]
         if isinstance(cond, NotOf):
-            inner = self.top(cond.not_)
-
-            def negate(v: CaseView) -> Truth:
-                t = inner(v)
-                return None if t is None else not t
-
-            return negate
+            return _not(self.top(cond.not_))  # type: ignore[arg-type]
         if isinstance(cond, FactTest):
             op, bound = cond.op()
-            get = self.value_fn(cond.fact)
-            return lambda v: compare(op, get(v), bound)
+            return _leaf(op, bound, self.value_fn(cond.fact))  # type: ignore[arg-type]
         if isinstance(cond, CountTest):
             where = self.item(cond.where) if cond.where is not None else None
             node = cond
             return lambda v: count_truth(*count_range(v, node, where), node.at_least, node.at_most)
         if isinstance(cond, OutcomeTest):
             lo_b, hi_b, allowed = self.outcome_bounds(cond)
+            n = len(self.pack.ladder) if self.pack else 0
+            ok = frozenset(r for r in range(n) if lo_b <= r <= hi_b and (allowed is None or r in allowed))
 
             def outcome_truth(v: CaseView) -> Truth:
+                # Actions follow the outcome the known facts establish (the lowest bound); a level
+                # that unknown facts could still reach makes the test undecided.
                 lo, hi = v.__dict__["outcome_range"]
-                possible = [r for r in range(lo, hi + 1)]
-                hits = [lo_b <= r <= hi_b and (allowed is None or r in allowed) for r in possible]
-                return True if all(hits) else (False if not any(hits) else None)
+                if lo in ok:
+                    return True
+                return None if any(r in ok for r in range(lo + 1, hi + 1)) else False
 
             return outcome_truth
         raise TypeError(type(cond))  # pragma: no cover
@@ -178,24 +173,85 @@ class _Compiler:
 
     def item(self, cond: Condition) -> ItemFn:
         if isinstance(cond, AllOf):
-            parts = [self.item(c) for c in cond.all]
-            return lambda it: kleene_all([p(it) for p in parts])
+            return _all([self.item(c) for c in cond.all])  # type: ignore[arg-type]
         if isinstance(cond, AnyOf):
-            parts = [self.item(c) for c in cond.any]
-            return lambda it: kleene_any([p(it) for p in parts])
+            return _any([self.item(c) for c in cond.any])  # type: ignore[arg-type]
         if isinstance(cond, NotOf):
-            inner = self.item(cond.not_)
-
-            def negate(it: dict[str, Value]) -> Truth:
-                t = inner(it)
-                return None if t is None else not t
-
-            return negate
+            return _not(self.item(cond.not_))  # type: ignore[arg-type]
         if isinstance(cond, FactTest):
             op, bound = cond.op()
             key = cond.fact
-            return lambda it: compare(op, it.get(key), bound)
+            return _leaf(op, bound, lambda it: it.get(key))  # type: ignore[arg-type]
         raise TypeError(f"{type(cond).__name__} is not allowed inside a count's where")
+
+
+# Closures specialised once per node; each returns True, False or None (unknown).
+def _all(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+    if len(parts) == 1:
+        return parts[0]
+
+    def f(x: Any) -> Truth:
+        unknown = False
+        for p in parts:
+            t = p(x)
+            if t is False:
+                return False
+            if t is None:
+                unknown = True
+        return None if unknown else True
+
+    return f
+
+
+def _any(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+    if len(parts) == 1:
+        return parts[0]
+
+    def f(x: Any) -> Truth:
+        unknown = False
+        for p in parts:
+            t = p(x)
+            if t is True:
+                return True
+            if t is None:
+                unknown = True
+        return None if unknown else False
+
+    return f
+
+
+def _not(inner: Callable[[Any], Truth]) -> Callable[[Any], Truth]:
+    def f(x: Any) -> Truth:
+        t = inner(x)
+        return None if t is None else not t
+
+    return f
+
+
+def _leaf(op: str, bound: Any, get: Callable[[Any], Value]) -> Callable[[Any], Truth]:
+    if op == "is" and isinstance(bound, bool):
+        def is_bool(x: Any) -> Truth:
+            v = get(x)
+            return None if v is None else v is bound
+        return is_bool
+    if op == "is":
+        def is_value(x: Any) -> Truth:
+            v = get(x)
+            if v is None:
+                return None
+            return compare("is", v, bound) if type(v) is tuple else v == bound
+        return is_value
+    if op == "in":
+        allowed = frozenset(bound)
+
+        def in_values(x: Any) -> Truth:
+            v = get(x)
+            return None if v is None else v in allowed
+        return in_values
+
+    def cmp(x: Any) -> Truth:
+        return compare(op, get(x), bound)
+    return cmp
 
 
 def _outcome_rank(pack: Pack, rule: Rule) -> int:
@@ -346,6 +402,10 @@ def _interval_compare(f: str, op: str, bound: float) -> dict[str, dict[str, Any]
 
 _ruleset_ids = itertools.count()
 
+# durable-rules' C engine crashed (segmentation fault) here when two threads asserted facts at the
+# same time, and gives no speed-up from threads anyway: every call into it is serialised.
+_DURABLE_LOCK = threading.RLock()
+
 
 class DurablePack:
     """A pack compiled once into two durable-rules rulesets (outcome rules, then action rules)."""
@@ -379,7 +439,8 @@ class DurablePack:
             definitions[self.rulesets[phase]] = rules
         for name, rules in definitions.items():
             try:
-                self.host.set_rulesets({name: dict(rules)})
+                with _DURABLE_LOCK:
+                    self.host.set_rulesets({name: dict(rules)})
             except Exception as e:  # noqa: BLE001 - durable raises bare errors with codes only
                 raise EngineError(f"pack {pack.ref}: durable-rules refused ruleset {name}: {e}; "
                                   f"first failing rule: {self._first_failing(rules)}") from None
@@ -390,7 +451,8 @@ class DurablePack:
 
         for rid, spec in rules.items():
             try:
-                Host().set_rulesets({"probe": {rid: dict(spec)}})
+                with _DURABLE_LOCK:
+                    Host().set_rulesets({"probe": {rid: dict(spec)}})
             except Exception:  # noqa: BLE001
                 return rid.split("#")[0]
         return "none on its own"
@@ -434,6 +496,10 @@ class DurablePack:
         """Match one case. With ``sid`` the facts stay in that session (see sessions)."""
         own = sid is None
         sid = sid or f"e{next(self._sids)}"
+        with _DURABLE_LOCK:
+            return self._match(view, sid, fact_no, own)
+
+    def _match(self, view: CaseView, sid: str, fact_no: int, own: bool) -> Match:
         try:
             outcome = self._assert("outcome", self.fact("outcome", view, sid, f"o{fact_no}"))
             outcome = {r.id: outcome[r.id] for r in self.pack.rules if r.id in outcome}
@@ -444,9 +510,13 @@ class DurablePack:
             return Match(outcome, other, rng)
         finally:
             if own:
-                self.drop(sid)
+                self._drop(sid)
 
     def retract(self, view_facts: list[tuple[str, dict[str, Any]]]) -> None:
+        with _DURABLE_LOCK:
+            self._retract(view_facts)
+
+    def _retract(self, view_facts: list[tuple[str, dict[str, Any]]]) -> None:
         for phase, fact in view_facts:
             try:
                 self.host.retract_fact(self.rulesets[phase], fact)
@@ -454,6 +524,10 @@ class DurablePack:
                 pass
 
     def drop(self, sid: str) -> None:
+        with _DURABLE_LOCK:
+            self._drop(sid)
+
+    def _drop(self, sid: str) -> None:
         for name in self.rulesets.values():
             try:
                 self.host.delete_state(name, sid)
@@ -480,7 +554,7 @@ def durable(pack: Pack) -> DurablePack:
     compiled(pack)
     cache = pack._compiled
     if "durable" not in cache:
-        with _compile_lock:
+        with _compile_lock, _DURABLE_LOCK:
             if "durable" not in cache:
                 cache["durable"] = DurablePack(pack)
     return cache["durable"]  # type: ignore[no-any-return]

@@ -14,6 +14,8 @@ class Problem:
     file: str | None = None
     line: int | None = None
     column: int | None = None
+    severity: str = "error"
+    """``error`` (the input is refused) or ``warning`` (reported by ``dvsafeguard lint`` only)."""
 
     def __str__(self) -> str:
         where = ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)

@@ -76,6 +76,10 @@ class Child(FactModel):
     injured: Tri = _tri("The child was injured.")
     used_as_shield: Tri = _tri("The child was used as a shield or physical barrier.")
     intervened: Tri = _tri("The child intervened or tried to intervene in the assault.")
+    involved_in_assault: Tri = _tri(
+        "The child was involved in the assault in another way than as a shield or by intervening "
+        "(e.g. made to take part)."
+    )
     made_the_call: Tri = _tri("The child made the original call for help (usually to the police).")
     child_protection_plan: Tri = _tri("The child has a child protection plan.")
     special_needs: Tri = _tri("The child has special needs or a disability.")
@@ -86,6 +90,22 @@ class Child(FactModel):
     young_persons_dash: RiskLevel | None = Field(
         default=None, description="Result of a young person's DASH completed for this child, if any."
     )
+    young_persons_dash_completed: Tri = _tri(
+        "A young person's DASH has been completed for this child (true whenever "
+        "young_persons_dash is given); false records that none has been."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _young_persons_dash_completed(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("young_persons_dash") is not None:
+            if data.get("young_persons_dash_completed") is False:
+                raise ValueError(
+                    "young_persons_dash is given but young_persons_dash_completed is false"
+                )
+            if data.get("young_persons_dash_completed") is None:
+                data = {**data, "young_persons_dash_completed": True}
+        return data
 
     @model_validator(mode="after")
     def _consistent_age(self) -> Child:
@@ -117,6 +137,7 @@ class Victim(FactModel):
     )
     high_coercive_control: Tri = _tri("There is a high level of coercive control.")
     is_young_person: Tri = _tri("The victim is a young person (under 18) in an abusive relationship.")
+    feels_unsafe: Tri = _tri("The victim feels unsafe on a day-to-day basis.")
 
 
 class AbusivePartner(FactModel):
@@ -126,6 +147,34 @@ class AbusivePartner(FactModel):
     willing_to_join_programme: Tri = _tri("The abuser genuinely wants to engage with a perpetrator programme.")
     substance_misuse_or_mental_ill_health: Tri = _tri("The abuser misuses alcohol or drugs, or has mental ill health.")
     threatening_to_professionals: Tri = _tri("Someone in the household is intimidating or threatening to practitioners.")
+    threatened_or_abused_children: Tri = _tri(
+        "The abuser has threatened or abused the children "
+        "(incl. threats to harm a child, using them as weapons)."
+    )
+    abused_animals: Tri = _tri("The abuser has abused, or threatened to abuse, pets or animals.")
+    jealous_or_controlling: Tri = _tri("The abuser shows jealous or controlling behaviour.")
+    threats_to_kill: Tri = _tri("The abuser has threatened to kill.")
+    strangulation: Tri = _tri("The abuser has strangled, choked or suffocated the victim.")
+    weapons: Tri = _tri("The abuser has used a weapon or has access to weapons.")
+    stalking: Tri = _tri("The abuser stalks or harasses the victim (calling, texting, following).")
+    nothing_to_lose: Tri = _tri("The abuser behaves as if he has lost everything, nothing to lose.")
+    violence_convictions: Tri = _tri("The abuser has convictions for violence.")
+    preoccupied_with_former_partner: Tri = _tri(
+        "The abuser is preoccupied with a previous partner's behaviour, with little "
+        "awareness of or sustained interest in the children."
+    )
+    blames_victim_for_loss_of_control: Tri = _tri(
+        "The abuser holds the victim responsible for his loss of control."
+    )
+    known_to_other_agencies: Tri = _tri("The abuser is known to other agencies.")
+    aware_of_impact: Tri = _tri(
+        "The abuser is aware, or shows some awareness, of the impact of the abuse on "
+        "those affected, including the children."
+    )
+    consents_to_information_sharing: Tri = _tri(
+        "The abuser consents to information about him being shared with agencies "
+        "supporting the other parent and the children."
+    )
 
 
 class Incident(FactModel):
@@ -136,6 +185,7 @@ class Incident(FactModel):
     kind: IncidentKind | None = Field(default=None, description="The kind of abuse.")
     children_present: Tri = _tri("Children were present at this incident.")
     offence_indicated: Tri = _tri("A criminal offence may have been committed.")
+    police_attended: Tri = _tri("The police attended this incident.")
 
 
 class Assessments(FactModel):
@@ -178,9 +228,20 @@ class Concerns(FactModel):
         "There is knowledge or suspicion that a child is suffering, or at risk of suffering, significant harm."
     )
     immediate_risk: Tri = _tri("A child is at immediate risk of harm.")
+    child_at_risk_of_harm: Tri = _tri(
+        "A child is at risk of harm of any degree, significant or not; false only where knowledge or "
+        "evidence indicates that the children are not at risk of harm."
+    )
+    child_in_need_threshold_met: Tri = _tri(
+        "A child meets the local threshold for a children's social care 'child in need' assessment "
+        "(Children Act 1989 s17), as judged by the professional."
+    )
     criminal_offence_indicated: Tri = _tri("A criminal offence may have been committed.")
     previous_concerns: Tri = _tri("There is previous information about domestic abuse or child welfare concerns.")
     professional_judgement_referral: Tri = _tri("A professional judges that the circumstances warrant a referral.")
+    threat_to_child_safety: Tri = _tri(
+        "The practitioner's assessment has identified a threat to a child's safety."
+    )
     honour_based_violence: Tri = _tri("Honour-based violence is evident or suspected.")
     forced_marriage: Tri = _tri("Forced marriage is evident or suspected.")
     child_to_parent_abuse: Tri = _tri("A child or adolescent is abusing a parent or carer.")
@@ -190,6 +251,18 @@ class Concerns(FactModel):
     practitioner_unsure: Tri = _tri("The practitioner is unsure whether a referral is needed.")
     out_of_hours: Tri = _tri("It is outside the local children's social care team's office hours.")
     faith_or_culture_factors: Tri = _tri("Faith or cultural factors are relevant to the abuse.")
+    seriousness_in_doubt: Tri = _tri("Professionals are in doubt about how serious the case is.")
+    child_safety_or_welfare_concern: Tri = _tri(
+        "A professional (e.g. the attending police officer) has specific concerns about a "
+        "child's safety or welfare."
+    )
+    escalating_abuse: Tri = _tri("The abuse is escalating in severity or frequency.")
+    financial_problems: Tri = _tri("The household has financial problems.")
+    imminent_risk_to_victim: Tri = _tri("There is an indication of imminent risk to the victim.")
+    suicide_attempts: Tri = _tri("The victim or the abuser has attempted suicide.")
+    abuse_at_child_contact: Tri = _tri(
+        "Domestic abuse incidents have happened when the children's contact took place."
+    )
 
 
 class Case(FactModel):

@@ -28,12 +28,12 @@ class _Loader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(
                 None, None, "YAML aliases (*name) are not allowed in dvsafeguard files", event.start_mark
             )
-        node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
-        if node is not None and getattr(node, "anchor", None):
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
             raise yaml.MarkedYAMLError(
-                None, None, "YAML anchors (&name) are not allowed in dvsafeguard files", node.start_mark
+                None, None, "YAML anchors (&name) are not allowed in dvsafeguard files", event.start_mark
             )
-        return node  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
 
 
 def _positions(node: Node, loc: Loc, out: Positions) -> None:

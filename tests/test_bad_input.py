@@ -1,0 +1,140 @@
+"""Bad input gets a clear error naming the file, line and field — and no decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import dvsafeguard as dv
+from dvsafeguard import yamlio
+from dvsafeguard.pack import load_pack_file
+
+ROOT = Path(__file__).resolve().parents[1]
+LONDON = ROOT / "rules" / "london" / "2008-03.yaml"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_malformed_yaml_case_names_file_and_line(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.yaml", "assessment_date: 2009-01-10\nvictim: {pregnant: true\n")
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    problem = err.value.problems[0]
+    assert problem.file == str(p)
+    assert problem.line is not None and problem.line >= 2
+
+
+def test_unknown_field_in_case_file_has_line_and_column(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.yaml", "assessment_date: 2009-01-10\nvictim:\n  pregnnant: true\n")
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    text = str(err.value)
+    assert f"{p}:3:3: victim.pregnnant: unknown fact" in text
+
+
+def test_wrong_type_in_case_file(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.yaml", "assessment_date: 2009-01-10\nchildren:\n  - age_years: two\n")
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert "children[0].age_years" in str(err.value)
+    assert ":3:" in str(err.value)
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n" \
+           "c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+    p = write(tmp_path, "bomb.yaml", bomb)
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert "not allowed" in str(err.value)
+    assert f"{p}:1:" in str(err.value)
+
+
+def test_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    p = tmp_path / "big.yaml"
+    p.write_text("assessment_date: 2009-01-10\n" + "# padding\n" * (yamlio.MAX_BYTES // 10 + 10))
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert "larger than" in str(err.value)
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, "deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(dv.InputError):
+        dv.load_case(p)
+
+
+def test_case_that_is_not_a_mapping(tmp_path: Path) -> None:
+    p = write(tmp_path, "list.yaml", "- 1\n- 2\n")
+    with pytest.raises(dv.InputError, match="mapping"):
+        dv.load_case(p)
+
+
+def test_evaluate_refuses_bad_dict_and_makes_no_decision(london: dv.Pack) -> None:
+    with pytest.raises(dv.InputError, match="children.0.injured|children\\[0\\].injured"):
+        dv.evaluate({"assessment_date": "2009-01-10", "children": [{"injured": "yes please"}]}, london)
+
+
+def _pack_with(tmp_path: Path, edit: str, replacement: str) -> Path:
+    text = LONDON.read_text(encoding="utf-8")
+    assert edit in text
+    return write(tmp_path, "pack.yaml", text.replace(edit, replacement, 1))
+
+
+def test_pack_with_misspelt_fact_suggests_the_right_one(tmp_path: Path) -> None:
+    p = _pack_with(tmp_path, "{fact: assessments.specss, is: standard}", "{fact: assessments.specs, is: standard}")
+    with pytest.raises(dv.InputError) as err:
+        load_pack_file(p)
+    text = str(err.value)
+    assert "unknown fact 'assessments.specs'" in text and "did you mean 'assessments.specss'" in text
+    assert f"{p}:" in text
+
+
+def test_pack_with_bad_enum_value(tmp_path: Path) -> None:
+    p = _pack_with(tmp_path, "{fact: assessments.specss, is: standard}", "{fact: assessments.specss, is: low}")
+    with pytest.raises(dv.InputError, match="'low' is not a value of assessments.specss"):
+        load_pack_file(p)
+
+
+def test_pack_with_unknown_outcome_level(tmp_path: Path) -> None:
+    p = _pack_with(tmp_path, "    outcome: scale_4\n    sets: {csc_referral: required}",
+                   "    outcome: scale_5\n    sets: {csc_referral: required}")
+    with pytest.raises(dv.InputError, match="unknown outcome level 'scale_5'"):
+        load_pack_file(p)
+
+
+def test_pack_with_unknown_field_and_missing_citation(tmp_path: Path) -> None:
+    p = _pack_with(tmp_path, "    title: Police SPECSS+ assessment is standard\n",
+                   "    title: Police SPECSS+ assessment is standard\n    severity: high\n")
+    with pytest.raises(dv.InputError) as err:
+        load_pack_file(p)
+    assert "severity" in str(err.value) and "unknown field" in str(err.value)
+
+
+def test_pack_rule_without_effect_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load(LONDON.read_text(encoding="utf-8"))
+    data["rules"].append({"id": "idle", "title": "does nothing",
+                          "citation": {"paragraph": "9.2.1", "quote": "x"},
+                          "when": {"fact": "victim.pregnant", "is": True}})
+    with pytest.raises(dv.InputError, match="no effect"):
+        dv.pack.pack_from_data(data)
+
+
+def test_outcome_test_refused_in_outcome_rule(tmp_path: Path) -> None:
+    data = yaml.safe_load(LONDON.read_text(encoding="utf-8"))
+    data["rules"][0]["when"] = {"outcome": {"at_least": "scale_1"}}
+    with pytest.raises(dv.InputError, match="outcome test is only allowed"):
+        dv.pack.pack_from_data(data)
+
+
+def test_unknown_pack_reference() -> None:
+    with pytest.raises(dv.PackNotFound, match="did you mean 'london'"):
+        dv.load_pack("londn")
+    with pytest.raises(dv.PackNotFound, match="no version '1999'"):
+        dv.load_pack("london@1999")
