@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "dvsafeguard.packtest",
     "dvsafeguard.compare",
     "dvsafeguard.diff",
+    "dvsafeguard.schemas",
 ]
 
 

@@ -402,6 +402,23 @@ def _interval_compare(f: str, op: str, bound: float) -> dict[str, dict[str, Any]
 
 _ruleset_ids = itertools.count()
 
+
+def _quiet_host() -> Any:
+    """A durable-rules Host without its background dispatch threads.
+
+    ``durable.engine.Host`` starts two timer threads that call into the C engine every 0.2 s to
+    dispatch timers and queued messages. Packs use neither (``assert_fact`` runs matching actions
+    synchronously), and those threads racing with evaluation crashed the process here
+    (segmentation fault, abort in ``delete_state``), so they are not started.
+    """
+    from durable.engine import Host
+
+    class QuietHost(Host):  # type: ignore[misc]
+        def _run(self) -> None:
+            return None
+
+    return QuietHost()
+
 # durable-rules' C engine crashed (segmentation fault) here when two threads asserted facts at the
 # same time, and gives no speed-up from threads anyway: every call into it is serialised.
 _DURABLE_LOCK = threading.RLock()
@@ -411,11 +428,11 @@ class DurablePack:
     """A pack compiled once into two durable-rules rulesets (outcome rules, then action rules)."""
 
     def __init__(self, pack: Pack) -> None:
-        from durable.engine import Host, MessageNotHandledException
+        from durable.engine import MessageNotHandledException
 
         self._not_handled = MessageNotHandledException
         self.pack = pack
-        self.host = Host()
+        self.host = _quiet_host()
         self._lock = threading.Lock()
         self._hits: dict[str, set[tuple[str, str]]] = {}
         self._sids = itertools.count()
@@ -434,8 +451,10 @@ class DurablePack:
                 for kind in ("T", "P"):
                     rules[f"{rule.id}#{kind}"] = {"all": [{"m": exprs[kind]}],
                                                   "run": self._callback(rule.id, kind)}
-            if not rules:  # durable-rules needs at least one rule in a ruleset
-                rules["__never__"] = {"all": [{"m": {"__never__": 1}}], "run": lambda c: None}
+            # Every fact must match some rule: durable-rules 2.0.28 crashed (segmentation fault)
+            # in delete_state for a session whose only fact matched nothing. This rule matches
+            # every fact and records nothing; it also keeps a ruleset with no pack rules valid.
+            rules["__seen__"] = {"all": [{"m": {"$gte": {"__seen__": 1}}}], "run": lambda c: None}
             definitions[self.rulesets[phase]] = rules
         for name, rules in definitions.items():
             try:
@@ -447,12 +466,10 @@ class DurablePack:
 
     @staticmethod
     def _first_failing(rules: dict[str, Any]) -> str:
-        from durable.engine import Host
-
         for rid, spec in rules.items():
             try:
                 with _DURABLE_LOCK:
-                    Host().set_rulesets({"probe": {rid: dict(spec)}})
+                    _quiet_host().set_rulesets({"probe": {rid: dict(spec)}})
             except Exception:  # noqa: BLE001
                 return rid.split("#")[0]
         return "none on its own"
@@ -467,7 +484,7 @@ class DurablePack:
         return run
 
     def fact(self, phase: str, view: CaseView, sid: str, fact_id: str) -> dict[str, Any]:
-        fact: dict[str, Any] = {"sid": sid, "id": fact_id}
+        fact: dict[str, Any] = {"sid": sid, "id": fact_id, "__seen__": 1}
         for i, fn in enumerate(self.encoders[phase].features):
             lo, hi = fn(view)
             fact[f"f{i}_lo"] = lo

@@ -1,0 +1,88 @@
+"""The command line: evaluate, explain (why not), compare — and clear errors with exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from dvsafeguard.cli import main
+
+EXAMPLE = str(ROOT / "examples" / "london-baby-single-incident.yaml")
+NO_CHILDREN = str(ROOT / "examples" / "london-no-children.yaml")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_prints_cited_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "evaluate", EXAMPLE, "--pack", "london")
+    assert code == 0
+    assert "OUTCOME: Scale 4" in out
+    assert '9.3.1: "Where there is domestic violence in families with a child under 12 months old' in out
+    assert "[MUST] Refer the family into the MARAC process." in out
+    assert "pack london@2008-03 (sha256" in out
+
+
+def test_evaluate_json_round_trips(capsys: pytest.CaptureFixture[str]) -> None:
+    from dvsafeguard import Decision
+
+    code, out, _ = run(capsys, "evaluate", EXAMPLE, "--pack", "london@2008-03", "--json")
+    assert code == 0
+    d = Decision.model_validate_json(out)
+    assert d.outcome.id == "scale_4" and d.case_id == "EX-LON-001"
+
+
+def test_evaluate_both_engines_same_text(capsys: pytest.CaptureFixture[str]) -> None:
+    _, a, _ = run(capsys, "evaluate", NO_CHILDREN, "--pack", "london")
+    _, b, _ = run(capsys, "evaluate", NO_CHILDREN, "--pack", "london", "--engine", "durable")
+    assert a == b
+
+
+def test_explain_why_not(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "explain", NO_CHILDREN, "--pack", "london", "--why-not", "scale_4")
+    assert code == 0
+    assert "Why not scale_4?" in out
+    assert "[unknown] at least 1 of matrix where scale is 4" in out
+    assert "[no] derived.child_under_12_months is true   (known: false)" in out
+    assert "scale_4 is still reachable" in out
+    code, out, _ = run(capsys, "explain", NO_CHILDREN, "--pack", "london", "--why-not", "scale_1")
+    assert "lower than the outcome scale_3" in out and "9.2.5" in out
+
+
+def test_explain_lists_rules_with_condition_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "explain", EXAMPLE, "--pack", "london")
+    assert "baby-under-12-months: APPLIES" in out
+    assert "[yes] derived.child_under_12_months is true" in out
+
+
+def test_compare_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "compare", EXAMPLE, "--packs", "london")
+    assert code == 0
+    assert "csc_referral" in out and "required [9.3.1; 9.5.5; 14.4.5]" in out
+    code, out, _ = run(capsys, "compare", EXAMPLE, "--packs", "all", "--json")
+    data = json.loads(out)
+    packs = [c["pack"] for c in data["columns"]]
+    assert "london@2008-03" in packs
+    london = data["columns"][packs.index("london@2008-03")]
+    assert london["outcome"]["value"] == "scale_4"
+    assert london["dimensions"]["marac"]["citations"] == ["9.5.5"]
+
+
+def test_bad_case_file_exits_2_with_location(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("assessment_date: 2009-01-10\nvictim:\n  pregnant: perhaps\n")
+    code, out, err = run(capsys, "evaluate", str(bad), "--pack", "london")
+    assert code == 2
+    assert out == ""
+    assert f"{bad}:3:" in err and "victim.pregnant" in err
+
+
+def test_unknown_pack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "evaluate", EXAMPLE, "--pack", "lodnon")
+    assert code == 2 and "did you mean 'london'" in err
