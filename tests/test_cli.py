@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from dvsafeguard.cli import main
 
 EXAMPLE = str(ROOT / "examples" / "london-baby-single-incident.yaml")

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, base_case
 
 import dvsafeguard as dv
+from conftest import ROOT, base_case
 from dvsafeguard.engine import durable
 
 

@@ -1,4 +1,4 @@
-"""``dvsafeguard lint``: shipped packs are clean; every kind of broken pack is caught, with its place.
+"""``dvsafeguard lint``: shipped packs are clean; each kind of broken pack is caught, in place.
 
 Most tests write a modified copy of a pack (and, where needed, a small source text) into
 ``tmp_path``; nothing under rules/ is changed.
@@ -290,7 +290,8 @@ def test_wrong_paragraph_number_is_rejected(london: tuple[str, Path], tmp_path: 
     assert "paragraph '9.3.14' is not printed at the start of any line" in bad.message
 
 
-def test_wrong_item_and_footnote_inside_a_paragraph(small: tuple[str, Path], tmp_path: Path) -> None:
+def test_wrong_item_and_footnote_inside_a_paragraph(small: tuple[str, Path],
+                                                    tmp_path: Path) -> None:
     text, sources = small
     # c) follows a footnote line "17 ..." that must not end paragraph 2.1: the pack is clean,
     # and an item that 2.1 does not have is an error
@@ -314,7 +315,8 @@ def test_quote_from_another_item_is_warned(small: tuple[str, Path], tmp_path: Pa
 
 def test_note_paragraph_is_checked(small: tuple[str, Path], tmp_path: Path) -> None:
     text, sources = small
-    text = edit(text, 'paragraph: "2.1"\n    text: Suspected', 'paragraph: "3.1"\n    text: Suspected')
+    text = edit(text, 'paragraph: "2.1"\n    text: Suspected',
+                'paragraph: "3.1"\n    text: Suspected')
     _, problems = lint_text(tmp_path, text, sources)
     (bad,) = errors(problems)
     assert bad.field == "notes[0].paragraph" and "'3.1' is not printed" in bad.message
@@ -403,9 +405,10 @@ def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
 def test_duplicate_yaml_key_and_invariant_id_are_rejected(small: tuple[str, Path],
                                                          tmp_path: Path) -> None:
     text, sources = small
-    text = edit(text, "    outcome: referral\n", "    outcome: referral\n    outcome: no_referral\n")
-    text += ("invariants:\n  - {id: inv, description: d, given: {fact: victim.pregnant, is: true}}\n"
-             "  - {id: inv, description: d, given: {fact: victim.pregnant, is: true}}\n")
+    text = edit(text, "    outcome: referral\n",
+                "    outcome: referral\n    outcome: no_referral\n")
+    invariant = "{id: inv, description: d, given: {fact: victim.pregnant, is: true}}"
+    text += f"invariants:\n  - {invariant}\n  - {invariant}\n"
     _, problems = lint_text(tmp_path, text, sources)
     msgs = {(p.field, p.message.split(" (")[0]) for p in errors(problems)}
     assert ("rules[0].outcome", "duplicate key 'outcome'") in msgs
@@ -561,7 +564,8 @@ def test_count_implication_is_used_for_shadowing(small: tuple[str, Path], tmp_pa
 # --------------------------------------------------------------------------------------------
 
 
-def test_alias_bomb_is_rejected_with_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_alias_bomb_is_rejected_with_place(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
         for p, c in zip("abcdefgh", "bcdefghi", strict=True))

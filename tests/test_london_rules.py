@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import base_case
 
 import dvsafeguard as dv
+from conftest import base_case
 
 
 def ids(d: dv.Decision) -> set[str]:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import dvsafeguard as dv
-from dvsafeguard.decision import Decision
+from dvsafeguard.decision import Decision, RequiredAction
 
 ROOT = Path(__file__).resolve().parents[1]
 PACK_FILE = ROOT / "rules" / "llr" / "2.14.yaml"
@@ -101,8 +101,9 @@ def test_every_rule_action_and_level_is_exercised(llr: dv.Pack) -> None:
 def test_helper_reports_a_wrong_expectation(llr: dv.Pack) -> None:
     quiet = TESTS[0]
     decision = dv.evaluate(quiet["case"], llr)
-    wrong = {"outcome": "referral_required", "rules": ["child-injured"], "not_actions": ["safety-planning"],
-             "dimensions": {"early_help": "not_indicated"}, "unknowns": []}
+    wrong = {"outcome": "referral_required", "rules": ["child-injured"],
+             "not_actions": ["safety-planning"], "dimensions": {"early_help": "not_indicated"},
+             "unknowns": []}
     problems = mismatches(wrong, decision)
     assert len(problems) == 4  # 'unknowns: []' holds for the quiet family
     assert any(p.startswith("outcome:") for p in problems)
@@ -110,7 +111,8 @@ def test_helper_reports_a_wrong_expectation(llr: dv.Pack) -> None:
 
 def _quotes(node: Any) -> list[tuple[str, str]]:
     if isinstance(node, dict):
-        found = [(node["paragraph"], node["quote"])] if "quote" in node and "paragraph" in node else []
+        cites = "quote" in node and "paragraph" in node
+        found = [(node["paragraph"], node["quote"])] if cites else []
         return found + [q for v in node.values() for q in _quotes(v)]
     if isinstance(node, list):
         return [q for v in node for q in _quotes(v)]
@@ -129,9 +131,13 @@ def test_source_sha256_is_the_source_file(llr: dv.Pack) -> None:
     assert llr.source.sha256 == hashlib.sha256(SOURCE.read_bytes()).hexdigest()
 
 
+def _action(case: dict[str, Any], pack: dv.Pack, action_id: str) -> RequiredAction:
+    return next(a for a in dv.evaluate(case, pack).actions if a.id == action_id)
+
+
 def test_written_confirmation_is_a_24_hour_written_must(llr: dv.Pack) -> None:
     case = TESTS[1]["case"]  # the child made the call
-    action = next(a for a in dv.evaluate(case, llr).actions if a.id == "confirm-referrals-in-writing")
+    action = _action(case, llr, "confirm-referrals-in-writing")
     assert action.kind == "must"
     assert action.in_writing is True
     assert action.deadline is not None
@@ -140,14 +146,15 @@ def test_written_confirmation_is_a_24_hour_written_must(llr: dv.Pack) -> None:
 
 
 def test_no_mediation_is_a_must_not(llr: dv.Pack) -> None:
-    action = next(a for a in dv.evaluate(TESTS[0]["case"], llr).actions if a.id == "no-informal-mediation")
+    action = _action(TESTS[0]["case"], llr, "no-informal-mediation")
     assert action.kind == "must_not"
     assert action.citation.paragraph == "3, paragraph 5"
 
 
 def test_immediate_protection_is_immediate(llr: dv.Pack) -> None:
-    case = {**TESTS[0]["case"], "concerns": {**TESTS[0]["case"]["concerns"], "immediate_risk": True}}
-    action = next(a for a in dv.evaluate(case, llr).actions if a.id == "refer-csc-immediate-protection")
+    quiet = TESTS[0]["case"]
+    case = {**quiet, "concerns": {**quiet["concerns"], "immediate_risk": True}}
+    action = _action(case, llr, "refer-csc-immediate-protection")
     assert action.deadline is not None and action.deadline.kind == "immediately"
 
 

@@ -257,3 +257,25 @@ def test_bad_dvrim_scale_is_an_error_not_a_lower_outcome(pack: Pack) -> None:
     with pytest.raises(InputError) as err:
         evaluate({**_BASE, "assessments": {"dvrim_scale": 5}}, pack)
     assert "assessments.dvrim_scale" in str(err.value)
+
+
+def test_bundled_example_decides_as_its_header_says(pack: Pack) -> None:
+    from dvsafeguard import load_case
+
+    case = load_case(ROOT / "examples" / "solihull-health-visitor-scale-2.yaml")
+    d = evaluate(case, pack)
+    assert (d.outcome.id, d.settled) == ("scale_2", True)
+    assert d.unknowns == []
+    assert {f.id for f in d.factors} == {
+        "baby-under-12-months", "child-under-7", "high-coercive-control", "minority-community",
+        "contact-with-abusive-parent",
+    }
+    actions = {a.id for a in d.actions}
+    assert {"recheck-vulnerability-raises-scale", "multi-agency-family-support",
+            "team-around-the-family", "check-known-to-csws", "consider-csws-referral-no-consent",
+            "contact-csws", "refer-to-ppu", "triage-panel-within-48-hours"} <= actions
+    assert not {"refer-csws-child-in-need", "escalate-to-mash",
+                "forward-dash-and-marac-referral"} & actions
+    assert {k: v.value for k, v in d.dimensions.items()} == {
+        "csc_referral": "consider", "marac": "consider", "early_help": "required"}
+    assert d.comparable() == evaluate(case, pack, engine="durable").comparable()

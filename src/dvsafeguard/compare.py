@@ -92,7 +92,10 @@ def render_table(cmp: Comparison) -> str:
         ["required actions", *[str(c.actions) for c in cmp.columns]],
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
+
+    def line(r: list[str]) -> str:
+        return " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+
     out = [f"Case {cmp.case_id or '(no id)'} on {cmp.assessment_date} (area: {cmp.area or 'unknown'})",
            "Each cell: value (≤ highest still reachable while facts are unknown) [paragraphs].",
            "", line(header), "-+-".join("-" * w for w in widths)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -54,7 +54,8 @@ class NotOf(_Node):
 class FactTest(_Node):
     """A test of one fact: exactly one of ``is``, ``in``, ``lt``, ``lte``, ``gt``, ``gte``."""
 
-    fact: str = Field(description="Dotted path of a case fact, e.g. victim.pregnant or assessments.dash.")
+    fact: str = Field(
+        description="Dotted path of a case fact, e.g. victim.pregnant or assessments.dash.")
     is_: Scalar | None = Field(default=None, alias="is")
     in_: list[Scalar] | None = Field(default=None, alias="in", min_length=1)
     lt: float | None = None
@@ -66,22 +67,25 @@ class FactTest(_Node):
         hit = _OPS.get(id(self))
         if hit is not None:
             return hit[1]
-        ops = [(k, v) for k, v in (("is", self.is_), ("in", self.in_), ("lt", self.lt),
-                                   ("lte", self.lte), ("gt", self.gt), ("gte", self.gte)) if v is not None]
+        given = (("is", self.is_), ("in", self.in_), ("lt", self.lt), ("lte", self.lte),
+                 ("gt", self.gt), ("gte", self.gte))
+        ops = [(k, v) for k, v in given if v is not None]
         if len(ops) != 1:
-            raise ValueError(f"a fact test needs exactly one of is/in/lt/lte/gt/gte, got {len(ops)}")
+            raise ValueError(
+                f"a fact test needs exactly one of is/in/lt/lte/gt/gte, got {len(ops)}")
         _OPS[id(self)] = (self, ops[0])  # keeps the node alive, so its id is never reused
         return ops[0]
 
 
 class CountTest(_Node):
-    """How many items of a list match ``where`` (and fall in ``within_months``), compared to a bound."""
+    """How many items of a list match ``where`` (and fall in ``within_months``), compared to a bound."""  # noqa: E501 - the docstring is the schema's description
 
     count: Collection
     where: Condition | None = None
     within_months: int | None = Field(
         default=None, ge=1, le=600,
-        description="Only items dated within this many months before the assessment date (inclusive).",
+        description="Only items dated within this many months before the assessment date "
+        "(inclusive).",
     )
     at_least: int | None = Field(default=None, ge=0)
     at_most: int | None = Field(default=None, ge=0)
@@ -114,18 +118,17 @@ def _discriminate(v: Any) -> str | None:
 
 
 Condition = Annotated[
-    Union[
-        Annotated[AllOf, Tag("all")],
-        Annotated[AnyOf, Tag("any")],
-        Annotated[NotOf, Tag("not")],
-        Annotated[FactTest, Tag("fact")],
-        Annotated[CountTest, Tag("count")],
-        Annotated[OutcomeTest, Tag("outcome")],
-    ],
+    Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")]
+    | Annotated[FactTest, Tag("fact")]
+    | Annotated[CountTest, Tag("count")]
+    | Annotated[OutcomeTest, Tag("outcome")],
     Discriminator(
         _discriminate,
         custom_error_type="condition",
-        custom_error_message="a condition needs one of the keys all, any, not, fact, count, outcome",
+        custom_error_message=(
+            "a condition needs one of the keys all, any, not, fact, count, outcome"),
     ),
 ]
 
@@ -161,7 +164,7 @@ def kleene_any(values: list[Truth]) -> Truth:
 
 def as_interval(value: Value) -> Interval | None:
     """A number or interval as ``(low, high)``; ``None`` if unknown."""
-    if value is None or isinstance(value, bool) or isinstance(value, str):
+    if value is None or isinstance(value, bool | str):
         return None
     if isinstance(value, tuple):
         return value
@@ -178,13 +181,14 @@ def compare(op: str, value: Value, bound: Any) -> Truth:
             if iv[0] == iv[1] == bound:
                 return True
             return None if iv[0] <= bound and (iv[1] is None or bound <= iv[1]) else False
-        return value == bound
+        equal: bool = value == bound
+        return equal
     if op == "in":
         return value in bound
-    iv = as_interval(value)
-    if iv is None:
+    interval = as_interval(value)
+    if interval is None:
         return False  # comparing a non-number: refused by pack validation; never reached
-    lo, hi = iv
+    lo, hi = interval
     if op == "lt":
         return True if hi is not None and hi < bound else (False if lo >= bound else None)
     if op == "lte":
@@ -199,9 +203,11 @@ def compare(op: str, value: Value, bound: Any) -> Truth:
 def count_truth(lo: int, hi: int | None, at_least: int | None, at_most: int | None) -> Truth:
     parts: list[Truth] = []
     if at_least is not None:
-        parts.append(True if lo >= at_least else (False if hi is not None and hi < at_least else None))
+        parts.append(True if lo >= at_least
+                     else (False if hi is not None and hi < at_least else None))
     if at_most is not None:
-        parts.append(True if hi is not None and hi <= at_most else (False if lo > at_most else None))
+        parts.append(True if hi is not None and hi <= at_most
+                     else (False if lo > at_most else None))
     return kleene_all(parts) if parts else True
 
 

@@ -10,14 +10,28 @@ the pack (id, version, sha256) and library version that produced it.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from datetime import date
+from itertools import chain
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .conditions import AllOf, AnyOf, Condition, CountTest, FactTest, NotOf, OutcomeTest, Value, compare
+from .conditions import (
+    AllOf,
+    AnyOf,
+    Condition,
+    CountTest,
+    FactTest,
+    NotOf,
+    OutcomeTest,
+    Value,
+    compare,
+)
 from .derive import DERIVED, CaseView
-from .engine import Match, count_range
+from .engine import Match, cond_key, count_range
+from .engine import memo_key as new_memo_key
 from .pack import DIMENSIONS, Action, Citation, Deadline, Pack, Rule
 
 LIBRARY_VERSION = "0.1.0"
@@ -206,11 +220,16 @@ def _leaves(cond: Condition) -> list[FactTest]:
 
 # --------------------------------------------------------------------------------------------
 # Building the decision. Everything that does not depend on the case is prepared once per pack
-# (a plan); outputs are assembled with ``model_construct`` from parts validated at pack load.
+# (a plan): for every rule, readers of the facts it uses and of the unknown facts it hinges on,
+# each leaf (fact test, count, derived fact) read at most once per case (counts and derived facts
+# are kept in the case view's memo). Outputs are assembled with ``_make`` from parts validated at
+# pack load.
 # --------------------------------------------------------------------------------------------
 
 
 _M = Any
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _make(cls: type[_M], **fields: Any) -> _M:
@@ -219,19 +238,33 @@ def _make(cls: type[_M], **fields: Any) -> _M:
     Equivalent to ``cls.model_construct(**fields)`` with every field given, without its
     per-call bookkeeping; the decision tests check that every decision validates as a model.
     """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", fields)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    obj = _new(cls)
+    _setattr(obj, "__dict__", fields)
+    _setattr(obj, "__pydantic_fields_set__", set(fields))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
     return obj
 
 
-class _RulePlan:
-    __slots__ = ("rule", "static", "leaves", "rank", "sets", "actions", "unknown_readers")
+Reader = Callable[[CaseView], Any]
+Facts = dict[str, None]
+"""Fact names in order without repeats (the keys of a dict: an ordered set)."""
+UnknownReader = Callable[[CaseView], Facts]
+_NONE: Facts = {}  # the shared empty answer of an unknown reader: never changed
 
-    def __init__(self, pack: Pack, rule: Rule, compiler: Any, rank_of: dict[str, int]) -> None:
+_CACHE_LIMIT = 1024
+"""Most entries kept in each cache of output parts (parts are immutable and shared)."""
+
+
+class _RulePlan:
+    __slots__ = ("rule", "id", "index", "static", "leaves", "raw", "rank", "sets", "actions",
+                 "groups", "factor", "citation", "unknown_fn", "outcome_rule", "_applied")
+
+    def __init__(self, pack: Pack, rule: Rule, index: int, compiler: Any,
+                 rank_of: dict[str, int], shared: dict[Any, Any]) -> None:
         self.rule = rule
+        self.id = rule.id
+        self.index = index
         reading = None
         if rule.reading:
             n = pack.note(rule.reading)
@@ -239,51 +272,187 @@ class _RulePlan:
         self.static = {"id": rule.id, "title": rule.title, "citation": rule.citation,
                        "outcome": rule.outcome, "sets": dict(rule.sets), "reading": reading}
         self.leaves = _leaf_readers(rule.when, compiler)
+        self.raw = [read for _, read, _ in self.leaves]
         self.rank = rank_of[rule.outcome] if rule.outcome else -1
+        self.outcome_rule = rule.outcome is not None
         self.sets = [(d, DIMENSIONS[d].index(v)) for d, v in rule.sets.items()]
         self.actions = rule.actions
-        self.unknown_readers = _unknown_readers(rule.when, compiler)
+        self.groups: list[tuple[int, int]] = []  # (action group, times listed): set by the plan
+        self.factor = rule.factor
+        self.citation = rule.citation
+        self.unknown_fn = _union_reader(_unknown_readers(rule.when, compiler, shared))
+        self._applied: dict[Any, AppliedRule] = {}
 
-    def unknown(self, view: CaseView) -> list[str]:
-        out: list[str] = []
-        for read in self.unknown_readers:
-            read(view, out)
-        return out
+    def unknown(self, view: CaseView) -> Facts:
+        """The unknown facts the rule hinges on, in condition order (not to be changed)."""
+        return self.unknown_fn(view)
 
     def applied(self, view: CaseView, certain: bool) -> AppliedRule:
-        facts = {key: read(view) for key, read in self.leaves}
-        return _make(AppliedRule, **self.static, facts=facts, certain=certain)
+        """The rule as applied, with the facts it used (equal facts give the same shared part)."""
+        raw = self.raw
+        values = [raw[0](view)] if len(raw) == 1 else [read(view) for read in raw]
+        key: tuple[Any, ...] | None = (*values, certain)
+        try:
+            hit = self._applied.get(key)
+        except TypeError:  # an unhashable value: nothing to share
+            key, hit = None, None
+        if hit is None:
+            facts = {name: to_json(value)
+                     for (name, _, to_json), value in zip(self.leaves, values, strict=True)}
+            hit = _make(AppliedRule, **self.static, facts=facts, certain=certain)
+            if key is not None and len(self._applied) < _CACHE_LIMIT:
+                self._applied[key] = hit
+        return hit
 
 
-def _unknown_readers(cond: Condition, compiler: Any) -> list[Any]:
-    """Functions that add to a list the unknown facts a condition hinges on (prepared once)."""
-    readers: list[Any] = []
-    for node in _top_leaves(cond):
-        if isinstance(node, FactTest) and node.fact in DERIVED:
-            sub = _unknown_readers(DERIVED[node.fact].definition, compiler)
-            op, bound = node.op()
-            get = compiler.value_fn(node.fact)
+def _unknown_readers(cond: Condition, compiler: Any,
+                     shared: dict[Any, Any]) -> list[UnknownReader]:
+    """For each leaf of a condition, a function giving the unknown facts it hinges on.
 
-            def derived(v: CaseView, out: list[str], _s: list[Any] = sub, _g: Any = get,
-                        _op: str = op, _b: Any = bound) -> None:
-                if compare(_op, _g(v), _b) is None:
-                    for r in _s:
-                        r(v, out)
-            readers.append(derived)
-        elif isinstance(node, FactTest):
-            op, bound = node.op()
-            get = compiler.value_fn(node.fact)
+    Prepared once per pack; equal leaves share one reader (``shared``), and the readers of counts
+    and derived facts keep their answer in the case view's memo. The answer of ``explain``.
+    """
+    readers = [_unknown_reader(node, compiler, shared) for node in _top_leaves(cond)]
+    return [r for r in readers if r is not _never_unknown]
 
-            def fact(v: CaseView, out: list[str], _g: Any = get, _op: str = op, _b: Any = bound,
-                     _f: str = node.fact) -> None:
-                if compare(_op, _g(v), _b) is None and _f not in out:
-                    out.append(_f)
-            readers.append(fact)
-        else:
-            def other(v: CaseView, out: list[str], _n: Condition = node) -> None:
-                explain(_n, v, compiler, {}, out)
-            readers.append(other)
-    return readers
+
+def _never_unknown(v: CaseView) -> Facts:
+    return _NONE
+
+
+def _union_reader(readers: list[UnknownReader]) -> UnknownReader:
+    """One reader for the unknown facts of several leaves, in order, without repeats."""
+    if not readers:
+        return _never_unknown
+    if len(readers) == 1:
+        return readers[0]
+    if len(readers) == 2:
+        first, second = readers
+
+        def both(v: CaseView) -> Facts:
+            a = first(v)
+            b = second(v)
+            return (a | b if b else a) if a else b  # dict union keeps the order of first sight
+        return both
+
+    def union(v: CaseView) -> Facts:
+        found = [u for u in [read(v) for read in readers] if u]
+        if not found:
+            return _NONE
+        if len(found) == 1:
+            return found[0]
+        return dict.fromkeys(chain.from_iterable(found))
+    return union
+
+
+def _unknown_reader(node: Condition, compiler: Any, shared: dict[Any, Any]) -> UnknownReader:
+    if isinstance(node, FactTest):
+        op, bound = node.op()
+        key: Any = ("fact", node.fact, op, repr(bound))
+    elif isinstance(node, CountTest):
+        key = ("count", node.count, cond_key(node.where), node.within_months,
+               node.at_least is not None)
+    else:
+        key = ("other", cond_key(node))
+    hit = shared.get(key)
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    reader: UnknownReader
+    derived = DERIVED.get(node.fact) if isinstance(node, FactTest) else None
+    if derived is not None and derived.kind == "confirmed":
+        # true or false, never unknown (a bool compares to a bound as true or false)
+        reader = _never_unknown
+    elif derived is not None:
+        sub = _unknown_readers(derived.definition, compiler, shared)
+        get = compiler.value_fn(derived.name)
+        memo_key = new_memo_key()
+        truth_valued = derived.kind == "bool"  # True / False / None
+
+        def derived_unknown(v: CaseView) -> Facts:
+            value = get(v)
+            if value is not None if truth_valued else compare(op, value, bound) is not None:
+                return _NONE
+            memo = v.memo
+            out: Facts | None = memo.get(memo_key)
+            if out is None:
+                out = memo[memo_key] = dict.fromkeys(chain.from_iterable([r(v) for r in sub]))
+            return out
+
+        reader = derived_unknown
+    elif isinstance(node, FactTest):
+        getter = operator.attrgetter(node.fact)
+        one = {node.fact: None}
+
+        def fact(v: CaseView) -> Facts:
+            # a case fact is a scalar: unknown exactly when it is None
+            x = getter(v.case)
+            if x is None or (type(x) is tuple and compare(op, x, bound) is None):
+                return one
+            return _NONE
+
+        reader = fact
+    elif isinstance(node, CountTest):
+        reader = _count_unknowns(node)
+    elif isinstance(node, OutcomeTest):
+        truth = compiler.top(node)
+        outcome: Facts = {"outcome": None}
+        n = len(compiler.pack.ladder)
+        probe = CaseView.__new__(CaseView)
+        answers: dict[Any, Facts] = {}
+        for rng in [(lo, hi) for lo in range(n) for hi in range(lo, n)]:
+            probe.__dict__["outcome_range"] = rng
+            answers[rng] = outcome if truth(probe) is None else _NONE
+
+        def outcome_unknown(v: CaseView) -> Facts:
+            rng = v.__dict__["outcome_range"]
+            hit = answers.get(rng)
+            if hit is None:
+                return outcome if truth(v) is None else _NONE
+            return hit
+
+        reader = outcome_unknown
+    else:  # pragma: no cover - only leaves reach here
+        raise TypeError(type(node))
+    shared[key] = reader
+    return reader
+
+
+def _count_unknowns(node: CountTest) -> UnknownReader:
+    """What keeps a count open: the list itself, items' unknown fields and dates, completeness."""
+    collection = node.count
+    leaves = _leaves(node.where) if node.where is not None else []
+    tests = [(leaf.fact, *leaf.op()) for leaf in leaves]
+    window = node.within_months is not None
+    flag = f"{collection}_complete" if node.at_least is not None else None
+    memo_key = new_memo_key()
+    whole: Facts = {collection: None}
+
+    def compute(v: CaseView) -> Facts:
+        items, complete = v.items(collection)
+        if items is None:
+            return whole
+        out: Facts = {}
+        if tests:
+            for i, item in enumerate(items):
+                for fact, op, bound in tests:
+                    if compare(op, item.get(fact), bound) is None:
+                        out[f"{collection}[{i}].{fact}"] = None
+        if window:
+            for i, item in enumerate(items):
+                if item.get("date") is None:
+                    out[f"{collection}[{i}].date"] = None
+        if complete is not True and flag is not None:
+            out[flag] = None
+        return out or _NONE
+
+    def counted(v: CaseView) -> Facts:
+        memo = v.memo
+        out: Facts | None = memo.get(memo_key)
+        if out is None:
+            out = memo[memo_key] = compute(v)
+        return out
+
+    return counted
 
 
 def _top_leaves(cond: Condition) -> list[Condition]:
@@ -297,9 +466,18 @@ def _top_leaves(cond: Condition) -> list[Condition]:
     return [cond]
 
 
-def _leaf_readers(cond: Condition, compiler: Any) -> list[tuple[str, Any]]:
-    """(key, reader) for each fact a condition reads, to report the facts a rule used."""
-    out: dict[str, Any] = {}
+def _outcome_range(v: CaseView) -> Any:
+    return v.__dict__["outcome_range"]
+
+
+def _range_json(r: Any) -> Any:
+    lo, hi = r
+    return lo if lo == hi else [lo, hi]
+
+
+def _leaf_readers(cond: Condition, compiler: Any) -> list[tuple[str, Reader, Callable[[Any], Any]]]:
+    """(key, reader, to JSON) for each fact a condition reads, to report the facts a rule used."""
+    out: dict[str, tuple[Reader, Callable[[Any], Any]]] = {}
     stack = [cond]
     while stack:
         node = stack.pop(0)
@@ -308,120 +486,233 @@ def _leaf_readers(cond: Condition, compiler: Any) -> list[tuple[str, Any]]:
         elif isinstance(node, NotOf):
             stack.insert(0, node.not_)
         elif isinstance(node, FactTest) and node.fact not in out:
-            get = compiler.value_fn(node.fact)
-            out[node.fact] = lambda v, _g=get: _json_value(_g(v))
+            out[node.fact] = (compiler.value_fn(node.fact), _json_value)
         elif isinstance(node, CountTest):
-            where = compiler.item(node.where) if node.where is not None else None
-
-            def read(v: CaseView, _n: CountTest = node, _w: Any = where) -> Any:
-                lo, hi = count_range(v, _n, _w)
-                return lo if hi == lo else [lo, hi]
-
-            out.setdefault(f"count({node.count})", read)
+            out.setdefault(f"count({node.count})", (compiler.count_fn(node), _range_json))
         elif isinstance(node, OutcomeTest):
-            out.setdefault("outcome", lambda v: (lambda r: r[0] if r[0] == r[1] else list(r))(
-                v.__dict__["outcome_range"]))
-    return list(out.items())
+            out.setdefault("outcome", (_outcome_range, _range_json))
+    return [(key, read, to_json) for key, (read, to_json) in out.items()]
 
 
 class _Plan:
+    """What a pack's decisions are built from, prepared once per pack.
+
+    Actions listed by exactly the same rules form a group: they are required, or possible, for
+    the same rules, so a decision handles each group once. Output parts (a rule as applied with
+    the facts it used, a group's required or possible actions, an unknown fact, a dimension value)
+    are immutable models; equal parts are built once and shared between decisions (at most
+    ``_CACHE_LIMIT`` of each kind are kept).
+    """
+
     def __init__(self, pack: Pack, compiler: Any) -> None:
         self.pack = pack
         rank_of = {lv.id: i for i, lv in enumerate(pack.ladder)}
-        self.rules = [_RulePlan(pack, r, compiler, rank_of) for r in pack.rules]
+        shared: dict[Any, Any] = {}
+        self.rules = [_RulePlan(pack, r, i, compiler, rank_of, shared)
+                      for i, r in enumerate(pack.rules)]
         self.pack_ref = _pack_ref(pack)
         self.refs = [OutcomeRef.model_construct(id=lv.id, label=lv.label, rank=i)
                      for i, lv in enumerate(pack.ladder)]
-        self.outcomes = [Outcome.model_construct(id=lv.id, label=lv.label, rank=i, citation=lv.citation)
+        self.outcomes = [Outcome.model_construct(id=lv.id, label=lv.label, rank=i,
+                                                 citation=lv.citation)
                          for i, lv in enumerate(pack.ladder)]
+        n = len(pack.ladder)
+        self.bounds = {(lo, hi): Bounds.model_construct(lowest=self.refs[lo], highest=self.refs[hi])
+                       for lo in range(n) for hi in range(n)}
+        self.level_ids = [lv.id for lv in pack.ladder]
+        self.dims = list(pack.dimensions)
+        self.combination = pack.combination.citation
+        self.citation_of = {r.id: r.citation for r in pack.rules}
         self.action_fields = {a.id: _action_fields(a) for a in pack.actions}
-        self.action_order = {a.id: i for i, a in enumerate(pack.actions)}
-        self._required: dict[tuple[str, tuple[str, ...]], RequiredAction] = {}
+        order = {a.id: i for i, a in enumerate(pack.actions)}
 
-    def required(self, action_id: str, because: list[str]) -> RequiredAction:
-        key = (action_id, tuple(because))
+        # action groups: actions listed by the same rules (the same number of times each)
+        listed_by: dict[str, list[int]] = {}
+        for rp in self.rules:
+            for a in rp.actions:
+                listed_by.setdefault(a, []).append(rp.index)
+        group_of: dict[tuple[int, ...], int] = {}
+        members: list[list[str]] = []
+        for a, by in listed_by.items():
+            g = group_of.setdefault(tuple(by), len(group_of))
+            if g == len(members):
+                members.append([])
+            members[g].append(a)
+        unlisted = len(order)
+        self.members = [sorted(m, key=lambda a: order.get(a, unlisted)) for m in members]
+        self.member_order = [[order.get(a, unlisted) for a in m] for m in self.members]
+        for rp in self.rules:
+            times: dict[int, int] = {}
+            for a in rp.actions:
+                g = group_of[tuple(listed_by[a])]
+                times[g] = times.get(g, 0) + 1
+            # each member of a group is listed the same number of times by each of its rules
+            rp.groups = [(g, t // len(self.members[g])) for g, t in times.items()]
+
+        self._required: dict[tuple[int, tuple[str, ...]], list[tuple[int, RequiredAction]]] = {}
+        self._possible: dict[tuple[int, tuple[str, ...], tuple[str, ...]],
+                             list[tuple[int, PossibleAction]]] = {}
+        self._unknown: dict[tuple[str, int, tuple[str, ...]], UnknownFact] = {}
+        self._dimension: dict[tuple[str, int, int, tuple[str, ...]], DimensionValue] = {}
+
+    def required(self, group: int, because: list[str]) -> list[tuple[int, RequiredAction]]:
+        """The required actions of a group with their order in the pack."""
+        key = (group, tuple(because))
         hit = self._required.get(key)
         if hit is None:
-            hit = _make(RequiredAction, **self.action_fields[action_id], because=because)
-            if len(self._required) < 4096:
+            hit = [(i, _make(RequiredAction, **self.action_fields[a], because=list(because)))
+                   for i, a in zip(self.member_order[group], self.members[group], strict=True)]
+            if len(self._required) < _CACHE_LIMIT:
                 self._required[key] = hit
         return hit
 
+    def possible(self, group: int, because: list[str],
+                 facts: Facts) -> list[tuple[int, PossibleAction]]:
+        """The possible actions of a group with their order in the pack."""
+        key = (group, tuple(because), tuple(facts))
+        hit = self._possible.get(key)
+        if hit is None:
+            hit = [(i, _make(PossibleAction, **self.action_fields[a], because=list(because),
+                             if_known=list(facts)))
+                   for i, a in zip(self.member_order[group], self.members[group], strict=True)]
+            if len(self._possible) < _CACHE_LIMIT:
+                self._possible[key] = hit
+        return hit
+
+    def unknown(self, fact: str, best: int, rules: list[str]) -> UnknownFact:
+        key = (fact, best, tuple(rules))
+        hit = self._unknown.get(key)
+        if hit is None:
+            raise_to = self.level_ids[best] if best >= 0 else None
+            hit = _make(UnknownFact, fact=fact, could_raise_to=raise_to, rules=rules)
+            if len(self._unknown) < _CACHE_LIMIT:
+                self._unknown[key] = hit
+        return hit
+
+    def dimension(self, dim: str, lo: int, hi: int, because: list[str]) -> DimensionValue:
+        key = (dim, lo, hi, tuple(because))
+        hit = self._dimension.get(key)
+        if hit is None:
+            values = DIMENSIONS[dim]
+            hit = _make(DimensionValue, value=values[lo], lowest=values[lo], highest=values[hi],
+                        because=because, citations=[self.citation_of[r] for r in because])
+            if len(self._dimension) < _CACHE_LIMIT:
+                self._dimension[key] = hit
+        return hit
+
+
+def _private(pack: Pack) -> Any:
+    """``pack._compiled`` without pydantic's slow lookup of private attributes."""
+    private = pack.__pydantic_private__
+    return private.get("_compiled") if private is not None else pack._compiled
+
 
 def plan(pack: Pack, compiler: Any) -> _Plan:
-    cache = pack._compiled
+    cache = _private(pack)
     p = cache.get("plan") if isinstance(cache, dict) else None
     if p is None:
         p = _Plan(pack, compiler)
         if isinstance(cache, dict):
             cache["plan"] = p
-    return p  # type: ignore[no-any-return]
+    return p
+
+
+def _in_order(parts: list[list[tuple[int, _M]]]) -> list[_M]:
+    """The parts of several action groups, in the pack's order of actions."""
+    if len(parts) <= 1:
+        return [x for _, x in parts[0]] if parts else []
+    return [x for _, x in sorted(chain.from_iterable(parts), key=_first)]
+
+
+_first = operator.itemgetter(0)
 
 
 def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
           engine: Literal["compiled", "durable"] = "compiled") -> Decision:
     """Turn a match into a decision. Pure: the same pack, case and match give the same decision."""
     pl = plan(pack, compiler)
-    lo, hi = match.outcome_range
+    rng = match.outcome_range
+    lo, hi = rng
+    view.__dict__["outcome_range"] = rng
     o_truths, a_truths = match.outcome_rules, match.action_rules
     applied: list[AppliedRule] = []
     factors: list[AppliedRule] = []
-    actions: dict[str, list[str]] = {}
+    required: dict[int, list[str]] = {}  # action group → the certain rules that require it
     undecided: list[_RulePlan] = []
-    dims = pack.dimensions
+    dims = pl.dims
     dims_lo = dict.fromkeys(dims, 0)
     dims_because: dict[str, list[str]] = {d: [] for d in dims}
-    dims_cite: dict[str, list[Citation]] = {d: [] for d in dims}
 
-    for rp in pl.rules:  # pack order: deterministic
-        rid = rp.rule.id
-        t = o_truths.get(rid, False) if rp.rank >= 0 else a_truths.get(rid, False)
+    truths = match.truths
+    if truths is None:
+        truths = [(o_truths if rp.outcome_rule else a_truths).get(rp.id, False) for rp in pl.rules]
+    for rp, t in zip(pl.rules, truths, strict=True):  # pack order: deterministic
         if t is False:
             continue
+        rid = rp.id
         if t is None:
             undecided.append(rp)
             continue
-        (factors if rp.rule.factor else applied).append(rp.applied(view, True))
-        for a in rp.actions:
-            actions.setdefault(a, []).append(rid)
+        (factors if rp.factor else applied).append(rp.applied(view, True))
+        for g, times in rp.groups:
+            because = required.get(g)
+            if because is None:
+                required[g] = [rid] * times
+            elif times == 1:
+                because.append(rid)
+            else:
+                because.extend([rid] * times)
         for dim, r in rp.sets:
             if r > dims_lo[dim]:
-                dims_because[dim], dims_cite[dim] = [rid], [rp.rule.citation]
+                dims_because[dim] = [rid]
                 dims_lo[dim] = r
             elif r == dims_lo[dim] and r > 0:
                 dims_because[dim].append(rid)
-                dims_cite[dim].append(rp.rule.citation)
     dims_hi = dict(dims_lo)
 
     # An undecided rule matters only if knowing its facts could change the decision: raise the
     # outcome, add an action not already required, or raise a dimension.
-    possible: dict[str, tuple[list[str], list[str]]] = {}
-    unknowns: dict[str, tuple[int, list[str]]] = {}
+    possible: dict[int, tuple[list[str], Facts]] = {}
+    unknowns: dict[str, list[Any]] = {}
     for rp in undecided:
         rank = rp.rank
-        new_actions = [a for a in rp.actions if a not in actions]
-        raises = [(d, r) for d, r in rp.sets if r > dims_lo[d]]
-        if rank <= lo and not new_actions and not raises:
+        groups = rp.groups
+        if len(groups) == 1:
+            new = groups if groups[0][0] not in required else ()
+        else:
+            new = [gt for gt in groups if gt[0] not in required] if groups else ()
+        raises = [(d, r) for d, r in rp.sets if r > dims_lo[d]] if rp.sets else None
+        if rank <= lo and not new and not raises:
             continue
-        unknown = rp.unknown(view)
-        for d, r in raises:
-            dims_hi[d] = max(dims_hi[d], r)
-        for a in new_actions:
-            because, facts = possible.setdefault(a, ([], []))
-            because.append(rp.rule.id)
-            facts.extend(f for f in unknown if f not in facts)
+        rid = rp.id
+        unknown = rp.unknown_fn(view)
+        if raises:
+            for d, r in raises:
+                if r > dims_hi[d]:
+                    dims_hi[d] = r
+        for g, times in new:
+            entry = possible.get(g)
+            if entry is None:
+                possible[g] = ([rid] * times, dict(unknown))
+            else:
+                if times == 1:
+                    entry[0].append(rid)
+                else:
+                    entry[0].extend([rid] * times)
+                entry[1].update(unknown)
+        raise_to = rank if rank > lo else -1
         for f in unknown:
-            best, rules = unknowns.get(f, (-1, []))
-            unknowns[f] = (max(best, rank) if rank > lo else best, [*rules, rp.rule.id])
+            u = unknowns.get(f)
+            if u is None:
+                unknowns[f] = [raise_to, [rid]]
+            else:
+                if raise_to > u[0]:
+                    u[0] = raise_to
+                u[1].append(rid)
 
-    order = pl.action_order
-    required = [pl.required(a, because) for a, because in sorted(actions.items(), key=lambda kv: order[kv[0]])]
-    pending = [
-        _make(PossibleAction, **pl.action_fields[a], because=because, if_known=facts)
-        for a, (because, facts) in sorted(possible.items(), key=lambda kv: order[kv[0]])
-    ]
-    ladder = pack.ladder
-    return _make(Decision, 
+    required_cache, possible_cache, unknown_cache = pl._required, pl._possible, pl._unknown
+    decision: Decision = _make(
+        Decision,
         case_id=view.case.case_id,
         assessment_date=view.case.assessment_date,
         pack=pl.pack_ref,
@@ -429,24 +720,20 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
         engine=engine,
         outcome=pl.outcomes[lo],
         settled=lo == hi,
-        bounds=_make(Bounds, lowest=pl.refs[lo], highest=pl.refs[hi]),
-        combination=pack.combination.citation,
+        bounds=pl.bounds[rng],
+        combination=pl.combination,
         rules=applied,
-        actions=required,
-        possible_actions=pending,
-        unknowns=[
-            _make(UnknownFact, fact=f, could_raise_to=ladder[best].id if best >= 0 else None,
-                                        rules=rules)
-            for f, (best, rules) in unknowns.items()
-        ],
-        dimensions={
-            d: _make(DimensionValue, 
-                value=DIMENSIONS[d][dims_lo[d]], lowest=DIMENSIONS[d][dims_lo[d]],
-                highest=DIMENSIONS[d][dims_hi[d]], because=dims_because[d], citations=dims_cite[d])
-            for d in dims
-        },
+        actions=_in_order([required_cache.get((g, tuple(because))) or pl.required(g, because)
+                           for g, because in required.items()]),
+        possible_actions=_in_order([
+            possible_cache.get((g, tuple(because), tuple(facts))) or pl.possible(g, because, facts)
+            for g, (because, facts) in possible.items()]),
+        unknowns=[unknown_cache.get((f, best, tuple(rules))) or pl.unknown(f, best, rules)
+                  for f, (best, rules) in unknowns.items()],
+        dimensions={d: pl.dimension(d, dims_lo[d], dims_hi[d], dims_because[d]) for d in dims},
         factors=factors,
     )
+    return decision
 
 
 def _pack_ref(pack: Pack) -> PackRef:

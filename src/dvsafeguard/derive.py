@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, get_args, get_origin
 
@@ -57,12 +57,14 @@ DERIVED: dict[str, Derived] = {
             "derived.child_under_12_months",
             "A child of the family is under 12 months old on the assessment date, or unborn "
             "(a child recorded as unborn, or the victim is pregnant).",
-            AnyOf(any=[_f("victim.pregnant", is_=True), _count("children", _UNDER_12M, at_least=1)]),
+            AnyOf(any=[_f("victim.pregnant", is_=True),
+                       _count("children", _UNDER_12M, at_least=1)]),
             "bool",
         ),
         Derived(
             "derived.child_under_7",
-            "A child of the family is under 7 years old (84 months) on the assessment date, or unborn.",
+            "A child of the family is under 7 years old (84 months) on the assessment date, "
+            "or unborn.",
             AnyOf(any=[_f("victim.pregnant", is_=True), _count("children", _UNDER_7, at_least=1)]),
             "bool",
         ),
@@ -94,13 +96,15 @@ DERIVED: dict[str, Derived] = {
         ),
         Derived(
             "derived.serious_incidents_last_12_months",
-            "Number of incidents judged serious, dated within the 12 months up to the assessment date.",
+            "Number of incidents judged serious, dated within the 12 months up to the "
+            "assessment date.",
             _count("incidents", _f("severity", is_="serious"), within_months=12),
             "count",
         ),
         Derived(
             "derived.lesser_incidents_last_12_months",
-            "Number of incidents judged lesser, dated within the 12 months up to the assessment date.",
+            "Number of incidents judged lesser, dated within the 12 months up to the "
+            "assessment date.",
             _count("incidents", _f("severity", is_="lesser"), within_months=12),
             "count",
         ),
@@ -146,7 +150,8 @@ def _model_facts(model: type[BaseModel], prefix: str) -> dict[str, FactInfo]:
     for name, f in model.model_fields.items():
         ann = f.annotation
         target = [a for a in get_args(ann) if a is not type(None)] or [ann]
-        if isinstance(target[0], type) and issubclass(target[0], BaseModel) and get_origin(ann) is not list:
+        nested = isinstance(target[0], type) and issubclass(target[0], BaseModel)
+        if nested and get_origin(ann) is not list:
             out.update(_model_facts(target[0], f"{prefix}{name}."))
             continue
         kind = _kind_of(ann)
@@ -158,7 +163,8 @@ def _model_facts(model: type[BaseModel], prefix: str) -> dict[str, FactInfo]:
 
 def case_facts() -> dict[str, FactInfo]:
     """Every path a pack may test with ``fact:`` at the top level of a condition."""
-    facts = {k: v for k, v in _model_facts(Case, "").items() if k not in ("case_id", "assessment_date")}
+    facts = {k: v for k, v in _model_facts(Case, "").items()
+             if k not in ("case_id", "assessment_date")}
     for d in DERIVED.values():
         facts[d.name] = FactInfo(d.name, "count" if d.kind == "count" else "bool",
                                  () if d.kind == "count" else (True, False), d.description)
@@ -167,7 +173,9 @@ def case_facts() -> dict[str, FactInfo]:
 
 def item_facts(collection: str) -> dict[str, FactInfo]:
     """Every field a ``count`` over ``collection`` may test in its ``where``."""
-    model = {"children": Child, "incidents": Incident, "matrix": MatrixTick}[collection]
+    models: dict[str, type[BaseModel]] = {"children": Child, "incidents": Incident,
+                                          "matrix": MatrixTick}
+    model = models[collection]
     facts = _model_facts(model, "")
     if collection == "children":
         facts["age_months"] = FactInfo(
@@ -217,12 +225,22 @@ def _child_view(child: Child, on: date) -> dict[str, Value]:
     return view
 
 
-@dataclass
 class CaseView:
-    """What conditions read for one case: the case, its lists as dictionaries, cached."""
+    """What conditions read for one case: the case, its lists as dictionaries, cached.
 
-    case: Case
-    _items: dict[str, tuple[list[dict[str, Value]], Truth]] = field(default_factory=dict)
+    ``memo`` holds what the engines computed once for this case (derived facts, counts); a view
+    belongs to one case and one evaluation, so the case must not change while it is in use.
+    """
+
+    __slots__ = ("__dict__", "case", "_items", "memo")
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self._items: dict[str, tuple[list[dict[str, Value]] | None, Truth]] = {}
+        self.memo: dict[Any, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"CaseView({self.case!r})"
 
     @property
     def on(self) -> date:
@@ -245,6 +263,7 @@ class CaseView:
             result = (None, None) if c.incidents is None else (
                 [dict(i.__dict__) for i in c.incidents], c.incidents_complete)
         else:
-            result = (None, None) if c.matrix is None else ([dict(t.__dict__) for t in c.matrix], True)
-        self._items[collection] = result  # type: ignore[assignment]
+            result = (None, None) if c.matrix is None else (
+                [dict(t.__dict__) for t in c.matrix], True)
+        self._items[collection] = result
         return result

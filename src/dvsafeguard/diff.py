@@ -41,7 +41,6 @@ its cell) and the report says the search was not exhaustive.
 from __future__ import annotations
 
 import argparse
-import heapq
 import itertools
 import json
 import math
@@ -286,7 +285,9 @@ def _match(items_a: Sequence[Any], items_b: Sequence[Any]) -> list[tuple[Any, An
             rest_a.append(x)
     rest_b = [y for y in items_b if id(y) not in used]
     passes: list[tuple[MatchedBy, Callable[[Any], Any]]] = [
-        ("citation", _cite), ("paragraph", lambda i: (_cite(i) or ("", ""))[0] or None)]
+        ("citation", _cite),
+        ("paragraph", lambda i: (_cite(i) or ("", ""))[0] or None),
+    ]
     for how, key in passes:
         still_a = []
         for x in rest_a:
@@ -311,8 +312,18 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "note": ("paragraph", "text"),
     "invariant": ("description", "given", "outcome_at_least", "outcome_at_most"),
 }
-_META = ("id", "board", "title", "version", "in_force", "source", "default_outcome", "combination",
-         "dimensions", "risk_facts")
+_META = (
+    "id",
+    "board",
+    "title",
+    "version",
+    "in_force",
+    "source",
+    "default_outcome",
+    "combination",
+    "dimensions",
+    "risk_facts",
+)
 
 
 def _title(item: Any) -> str | None:
@@ -324,18 +335,30 @@ def _title(item: Any) -> str | None:
 
 
 def structural_diff(a: Pack, b: Pack) -> StructuralDiff:
-    """Metadata, ladder, rules, actions, notes, invariants and citations added, removed or changed."""
+    """Metadata, ladder, rules, actions, notes, invariants and citations added/removed/changed."""
     changes: list[Change] = []
-    meta = [FieldChange(field=f, a=_dump(getattr(a, f)), b=_dump(getattr(b, f)))
-            for f in _META if _dump(getattr(a, f)) != _dump(getattr(b, f))]
+    meta = [
+        FieldChange(field=f, a=_dump(getattr(a, f)), b=_dump(getattr(b, f)))
+        for f in _META
+        if _dump(getattr(a, f)) != _dump(getattr(b, f))
+    ]
     if meta:
         changes.append(Change(section="metadata", change="changed", id=a.id, id_b=b.id, fields=meta))
     if a.level_ids != b.level_ids and sorted(a.level_ids) == sorted(b.level_ids):
-        changes.append(Change(section="ladder", change="changed", id="order",
-                              fields=[FieldChange(field="order", a=a.level_ids, b=b.level_ids)]))
+        changes.append(
+            Change(
+                section="ladder",
+                change="changed",
+                id="order",
+                fields=[FieldChange(field="order", a=a.level_ids, b=b.level_ids)],
+            )
+        )
     sections: list[tuple[Section, Sequence[Any], Sequence[Any]]] = [
-        ("ladder", a.ladder, b.ladder), ("rule", a.rules, b.rules), ("action", a.actions, b.actions),
-        ("note", a.notes, b.notes), ("invariant", a.invariants, b.invariants),
+        ("ladder", a.ladder, b.ladder),
+        ("rule", a.rules, b.rules),
+        ("action", a.actions, b.actions),
+        ("note", a.notes, b.notes),
+        ("invariant", a.invariants, b.invariants),
     ]
     for section, items_a, items_b in sections:
         for x, y, how in _match(items_a, items_b):
@@ -343,29 +366,45 @@ def structural_diff(a: Pack, b: Pack) -> StructuralDiff:
             cite = _cite(item)
             para = cite[0] if cite else None
             if x is None:
-                changes.append(Change(section=section, change="added", id=y.id, paragraph=para,
-                                      title=_title(y)))
+                changes.append(Change(section=section, change="added", id=y.id, paragraph=para, title=_title(y)))
             elif y is None:
-                changes.append(Change(section=section, change="removed", id=x.id, paragraph=para,
-                                      title=_title(x)))
+                changes.append(Change(section=section, change="removed", id=x.id, paragraph=para, title=_title(x)))
             else:
-                fields = [FieldChange(field=f, a=_dump(getattr(x, f)), b=_dump(getattr(y, f)))
-                          for f in _FIELDS[section] if _dump(getattr(x, f)) != _dump(getattr(y, f))]
+                fields = [
+                    FieldChange(field=f, a=_dump(getattr(x, f)), b=_dump(getattr(y, f)))
+                    for f in _FIELDS[section]
+                    if _dump(getattr(x, f)) != _dump(getattr(y, f))
+                ]
                 if x.id != y.id:
                     fields.insert(0, FieldChange(field="id", a=x.id, b=y.id))
                 if fields:
-                    changes.append(Change(section=section, change="changed", id=x.id, id_b=y.id,
-                                          matched_by=how,
-                                          paragraph=para, title=_title(y), fields=fields))
+                    changes.append(
+                        Change(
+                            section=section,
+                            change="changed",
+                            id=x.id,
+                            id_b=y.id,
+                            matched_by=how,
+                            paragraph=para,
+                            title=_title(y),
+                            fields=fields,
+                        )
+                    )
     cited_a, cited_b = _citations(a), _citations(b)
     for para in sorted(set(cited_a) | set(cited_b), key=_paragraph_key):
         qa, qb = cited_a.get(para), cited_b.get(para)
         if qa == qb:
             continue
-        kind: Literal["added", "removed", "changed"] = (
-            "added" if qa is None else "removed" if qb is None else "changed")
-        changes.append(Change(section="citation", change=kind, id=para, paragraph=para,
-                              fields=[FieldChange(field="quotes", a=qa, b=qb)]))
+        kind: Literal["added", "removed", "changed"] = "added" if qa is None else "removed" if qb is None else "changed"
+        changes.append(
+            Change(
+                section="citation",
+                change=kind,
+                id=para,
+                paragraph=para,
+                fields=[FieldChange(field="quotes", a=qa, b=qb)],
+            )
+        )
     return StructuralDiff(changes=changes)
 
 
@@ -394,7 +433,11 @@ def _paragraph_key(p: str) -> tuple[Any, ...]:
 
 _FLAG_OF = {"children": "children_complete", "incidents": "incidents_complete"}
 _COLLECTION_OF_FLAG = {v: k for k, v in _FLAG_OF.items()}
-_ITEM_MODEL: dict[str, type[BaseModel]] = {"children": Child, "incidents": Incident, "matrix": MatrixTick}
+_ITEM_MODEL: dict[str, type[BaseModel]] = {
+    "children": Child,
+    "incidents": Incident,
+    "matrix": MatrixTick,
+}
 
 Test = tuple[str, Any]  # (operator, bound) with 'in' bounds as tuples
 
@@ -404,12 +447,32 @@ def _test_of(node: FactTest) -> Test:
     return (op, tuple(bound) if op == "in" else bound)
 
 
+def _item_field(col: str, fact: str) -> str:
+    """The field a count's ``where`` reads; a child's age and being unborn are one field."""
+    return "age" if col == "children" and fact in ("unborn", "age_months") else fact
+
+
 @dataclass
 class _Count:
     """One count a pack makes over a list (its ``where`` and window), with every test of it."""
 
+    key: str
     node: CountTest
+    fields: frozenset[str]
     tests: list[tuple[str, Any, Any]] = field(default_factory=list)  # ("count", at_least, at_most) | (op, bound, None)
+
+    @property
+    def cap(self) -> int:
+        """Counts above this are all alike for every test of this count."""
+        cap = 1
+        for kind, x, y in self.tests:
+            if kind == "count":
+                cap = max(cap, x or 0, (y + 1) if y is not None else 0)
+            elif kind == "in":
+                cap = max(cap, *(math.floor(v) + 1 for v in x))
+            else:
+                cap = max(cap, math.floor(x) + 1)
+        return cap
 
 
 @dataclass
@@ -419,9 +482,19 @@ class _Usage:
     item_tests: dict[str, dict[str, list[Test]]] = field(default_factory=dict)
     flag_tests: dict[str, list[Test]] = field(default_factory=dict)
 
-    def count(self, node: CountTest, test: tuple[str, Any, Any]) -> None:
-        key = node.model_copy(update={"at_least": None, "at_most": None}).model_dump_json(by_alias=True)
-        entry = self.counts.setdefault(key, _Count(node.model_copy(update={"at_least": None, "at_most": None})))
+    def count(self, node: CountTest, test: tuple[str, Any, Any]) -> str:
+        bare = node.model_copy(update={"at_least": None, "at_most": None})
+        key = bare.model_dump_json(by_alias=True)
+        entry = self.counts.get(key)
+        if entry is None:
+            fields = (
+                {_item_field(node.count, sub.fact) for sub in walk(node.where) if isinstance(sub, FactTest)}
+                if node.where is not None
+                else set()
+            )
+            if node.within_months:
+                fields.add("date")
+            entry = self.counts[key] = _Count(key, bare, frozenset(fields))
         if test not in entry.tests:
             entry.tests.append(test)
         if node.where is not None:
@@ -429,25 +502,28 @@ class _Usage:
             for sub in walk(node.where):
                 if isinstance(sub, FactTest):
                     tests.setdefault(sub.fact, []).append(_test_of(sub))
+        return key
 
 
-def _scan(cond: Condition, usage: _Usage, variables: dict[str, None]) -> None:
-    """Record the facts a condition reads (derived facts expanded to what they read)."""
+def _scan(cond: Condition, usage: _Usage, variables: dict[str, None], touched: dict[str, set[str]]) -> None:
+    """Record the facts a condition reads (derived facts expanded to what they read) and, for each
+    list it counts over, which counts."""
     if isinstance(cond, AllOf | AnyOf):
         for c in cond.all if isinstance(cond, AllOf) else cond.any:
-            _scan(c, usage, variables)
+            _scan(c, usage, variables, touched)
     elif isinstance(cond, NotOf):
-        _scan(cond.not_, usage, variables)
+        _scan(cond.not_, usage, variables, touched)
     elif isinstance(cond, FactTest):
         if cond.fact in DERIVED:
             d = DERIVED[cond.fact]
             if d.kind == "count":
                 assert isinstance(d.definition, CountTest)
                 op, bound = _test_of(cond)
-                usage.count(d.definition, (op, bound, None))
+                key = usage.count(d.definition, (op, bound, None))
                 variables.setdefault(d.definition.count, None)
+                touched.setdefault(d.definition.count, set()).add(key)
             else:
-                _scan(d.definition, usage, variables)
+                _scan(d.definition, usage, variables, touched)
         elif cond.fact in _COLLECTION_OF_FLAG:
             col = _COLLECTION_OF_FLAG[cond.fact]
             usage.flag_tests.setdefault(col, []).append(_test_of(cond))
@@ -456,8 +532,9 @@ def _scan(cond: Condition, usage: _Usage, variables: dict[str, None]) -> None:
             usage.scalars.setdefault(cond.fact, []).append(_test_of(cond))
             variables.setdefault(cond.fact, None)
     elif isinstance(cond, CountTest):
-        usage.count(cond, ("count", cond.at_least, cond.at_most))
+        key = usage.count(cond, ("count", cond.at_least, cond.at_most))
         variables.setdefault(cond.count, None)
+        touched.setdefault(cond.count, set()).add(key)
 
 
 @dataclass
@@ -469,10 +546,18 @@ class _Val:
     label: str
 
 
+@dataclass(frozen=True)
+class _Items:
+    """A list of ``m`` items, assembled from the columns (field groups) chosen for it."""
+
+    m: int
+
+
 @dataclass
 class _Var:
     name: str
     values: list[_Val]
+    facts: list[str]
 
 
 def _bounds_of(model: type[BaseModel], name: str) -> tuple[float | None, float | None]:
@@ -511,8 +596,9 @@ def _numbers(tests: Iterable[Test], lo: float | None, hi: float | None) -> list[
     return out
 
 
-def _choices(kind: str, values: tuple[Any, ...], tests: list[Test], bounds: tuple[float | None, float | None]
-             ) -> list[Any]:
+def _choices(
+    kind: str, values: tuple[Any, ...], tests: list[Test], bounds: tuple[float | None, float | None]
+) -> list[Any]:
     """Known values representing every behaviour of a fact under the tests made of it."""
     if kind == "bool":
         return [True, False]
@@ -532,79 +618,57 @@ def _scalar_var(path: str, tests: list[Test]) -> _Var:
     info = case_facts()[path]
     model, name = _model_of(path)
     values = [_Val({path: None}, 0, "unknown")]
-    values += [_Val({path: v}, 1, _label(v))
-               for v in _choices(info.kind, info.values, tests, _bounds_of(model, name))]
-    return _Var(path, values)
-
-
-def _item_size(item: dict[str, Any]) -> int:
-    return max(1, sum(1 for v in item.values() if v is not None))
-
-
-def _list_size(items: list[dict[str, Any]]) -> int:
-    return 1 if not items else sum(_item_size(i) for i in items)
+    values += [_Val({path: v}, 1, _label(v)) for v in _choices(info.kind, info.values, tests, _bounds_of(model, name))]
+    return _Var(path, values, [path])
 
 
 def facts_set(case: Case) -> int:
-    """How many facts a case sets: each known value counts one; a list given as empty counts one,
-    a non-empty list counts each item's known fields (at least one per item)."""
+    """How many facts a case sets: each known value counts one; a list given as empty counts one;
+    each item of a list counts one (that it exists) plus one for each of its known fields."""
+
     def count(v: Any) -> int:
         if isinstance(v, dict):
             return sum(count(x) for x in v.values())
         if isinstance(v, list):
-            return 1 if not v else sum(max(1, count(i)) for i in v)
+            return 1 if not v else sum(1 + count(i) for i in v)
         return 0 if v is None else 1
+
     data = case.model_dump(exclude_defaults=True)
     data.pop("assessment_date", None)
     data.pop("case_id", None)
     return count(data)
 
 
-def _item_options(col: str, tests: dict[str, list[Test]], windows: list[int], on: date) -> list[dict[str, Any]]:
-    """Candidate items of a list: the fields its counts test, each unknown or at each behaviour."""
-    infos = item_facts(col)
-    model = _ITEM_MODEL[col]
-    axes: list[list[dict[str, Any]]] = []
-    if col == "children" and ("age_months" in tests or "unborn" in tests):
-        ages: list[dict[str, Any]] = [{}, {"unborn": True}]
+def _field_options(
+    col: str, name: str, tests: dict[str, list[Test]], windows: list[int], on: date
+) -> list[dict[str, Any]]:
+    """The values one field of an item takes in the search: unknown (if optional) and a value for
+    each behaviour under the tests made of it."""
+    if name == "age":
+        opts: list[dict[str, Any]] = [{}, {"unborn": True}]
         if "unborn" in tests:
-            ages.append({"unborn": False})
+            opts.append({"unborn": False})
         age_tests = tests.get("age_months", [])
-        ages += [{"age_months": m} for m in _numbers(age_tests, 0, 215)]
+        opts += [{"age_months": m} for m in _numbers(age_tests, 0, 215)] if age_tests else []
         years: list[int] = []
-        for op, bound in age_tests:
+        for op, bound in age_tests:  # an age known only in years may straddle a threshold
             for y in range(18):
-                if y not in years and compare(op, (12.0 * y, 12.0 * y + 11), bound) is None:
-                    years.append(y)
+                if compare(op, (12.0 * y, 12.0 * y + 11), bound) is None:
+                    if y not in years:
+                        years.append(y)
                     break
-        ages += [{"age_years": y} for y in sorted(years)]
-        axes.append(ages)
-    if col == "incidents" and windows:
+        return opts + [{"age_years": y} for y in sorted(years)]
+    if name == "date":
         dates: list[dict[str, Any]] = [{}]
         for w in sorted(set(windows)):
             edge = months_before(on, w)
             dates += [{"date": edge}, {"date": edge - timedelta(days=1)}]
-        axes.append(dates)
-    skip = {"age_months", "unborn"} if col == "children" else set()
-    for name, info in infos.items():
-        if name in skip or info.kind in ("text", "date"):
-            continue
-        required = model.model_fields[name].is_required() if name in model.model_fields else False
-        t = tests.get(name, [])
-        bounds = _bounds_of(model, name) if name in model.model_fields else (None, None)
-        if not t:
-            if required:
-                axes.append([{name: _choices(info.kind, info.values, [], bounds)[0]}])
-            continue
-        opts = [{name: v} for v in _choices(info.kind, info.values, t, bounds)]
-        axes.append(opts if required else [{}, *opts])
-    out = []
-    for combo in itertools.product(*axes):
-        item: dict[str, Any] = {}
-        for part in combo:
-            item.update(part)
-        out.append(item)
-    return out
+        return dates
+    model = _ITEM_MODEL[col]
+    info = item_facts(col)[name]
+    choices = _choices(info.kind, info.values, tests.get(name, []), _bounds_of(model, name))
+    required = model.model_fields[name].is_required()
+    return ([] if required else [{}]) + [{name: v} for v in choices]
 
 
 def _make_case(on: date, assign: dict[str, Any]) -> Case:
@@ -620,10 +684,9 @@ def _make_case(on: date, assign: dict[str, Any]) -> Case:
     return Case.model_validate(data)
 
 
-def _count_tests_truth(view: CaseView, counts: list[tuple[_Count, Any]]) -> tuple[Truth, ...]:
+def _count_truths(counts: Sequence[_Count], ranges: Sequence[tuple[int, int | None]]) -> tuple[Truth, ...]:
     out: list[Truth] = []
-    for entry, fn in counts:
-        lo, hi = count_range(view, entry.node, fn)
+    for entry, (lo, hi) in zip(counts, ranges, strict=True):
         for kind, x, y in entry.tests:
             if kind == "count":
                 out.append(count_truth(lo, hi, x, y))
@@ -632,96 +695,233 @@ def _count_tests_truth(view: CaseView, counts: list[tuple[_Count, Any]]) -> tupl
     return tuple(out)
 
 
-def _collection_var(col: str, usage: _Usage, on: date, comp: CompiledPack, evals: list[int]) -> _Var:
-    """Lists reaching every combination of the packs' counts over ``col``, smallest first."""
-    counts = [(c, comp.compiler.item(c.node.where) if c.node.where is not None else None)
-              for c in usage.counts.values() if c.node.count == col]
-    windows = [c.node.within_months for c, _ in counts if c.node.within_months]
+MAX_ITEMS = 8
+"""Longest list the search builds (lists reach every count combination well before this)."""
+
+State = tuple[tuple[int, int], ...]
+
+
+@dataclass
+class _Collection:
+    """A list (children, incidents, matrix ticks) in the search.
+
+    Its *shape* variable says whether the list is known, how many items it has and whether it is
+    known to be complete. The counts made over it read item fields; fields read together form a
+    *field group*, and each field group of an ``m``-item shape is its own variable (a *column*:
+    that group's fields for each of the ``m`` items). Columns of different groups are independent,
+    so the rules reading them fall into separate groups of facts."""
+
+    name: str
+    flag: str | None
+    shape: int
+    groups: list[list[_Count]]
+    columns: dict[tuple[int, int], int]
+    filler: dict[str, Any]
+    group_of: dict[str, int | None]  # count key → group (None: reads no field)
+
+
+FLAT_ENUMERATE = 5_000
+FLAT_LIMIT = 64
+"""A list whose shapes and columns combine into at most FLAT_ENUMERATE lists, of which at most
+FLAT_LIMIT behave differently, is searched as one variable (its distinct lists)."""
+
+
+def _collection(
+    col: str, usage: _Usage, on: date, comp: CompiledPack, out: list[_Var], evals: list[int]
+) -> _Collection | None:
+    counts = [c for c in usage.counts.values() if c.node.count == col]
+    model = _ITEM_MODEL[col]
     flag = _FLAG_OF.get(col)
-    options = _item_options(col, usage.item_tests.get(col, {}), windows, on)
+    tests = usage.item_tests.get(col, {})
+    windows = [c.node.within_months for c in counts if c.node.within_months]
 
-    # Each candidate item's truth under every count (True / unknown / False); keep the smallest
-    # item per signature.
-    reps: dict[tuple[Truth, ...], tuple[int, int, dict[str, Any]]] = {}
-    for n, item in enumerate(options):
-        assign: dict[str, Any] = {col: [item]}
-        if flag:
-            assign[flag] = True
-        try:
-            view = CaseView(_make_case(on, assign))
-        except ValidationError:
-            continue
-        evals[0] += 1
-        sig: list[Truth] = []
-        for entry, fn in counts:
-            lo, hi = count_range(view, entry.node, fn)
-            sig.append(True if lo >= 1 else (None if hi is not None and hi >= 1 else False))
-        key = tuple(sig)
-        cand = (_item_size(item), n, item)
-        if key not in reps or cand[:2] < reps[key][:2]:
-            reps[key] = cand
-    items = sorted(reps.items(), key=lambda kv: kv[1][:2])
+    # field groups: fields read by one count belong together
+    parent: dict[str, str] = {}
 
-    # Smallest lists reaching each (capped) count state: Dijkstra over states.
-    caps = []
-    for entry, _ in counts:
-        cap = 1
-        for kind, x, y in entry.tests:
-            if kind == "count":
-                cap = max(cap, x or 0, (y + 1) if y is not None else 0)
-            elif kind == "in":
-                cap = max(cap, *(math.floor(v) + 1 for v in x))
-            else:
-                cap = max(cap, math.floor(x) + 1)
-        caps.append(cap)
-    start = tuple((0, 0) for _ in counts)
-    best: dict[tuple[tuple[int, int], ...], tuple[int, tuple[int, ...]]] = {start: (1, ())}
-    heap: list[tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]] = [(1, (), start)]
-    while heap:
-        size, lst, state = heapq.heappop(heap)
-        if best.get(state) != (size, lst):
-            continue
-        for j, (sig_key, (isize, _, _)) in enumerate(items):
-            new = tuple(
-                (min(lo + (t is True), cap), min(pos + (t is not False), cap))
-                for (lo, pos), t, cap in zip(state, sig_key, caps, strict=True)
+    def find(f: str) -> str:
+        while parent.setdefault(f, f) != f:
+            f = parent[f]
+        return f
+
+    for c in counts:
+        fs = sorted(c.fields)
+        for f in fs[1:]:
+            parent[find(f)] = find(fs[0])
+    roots = list(dict.fromkeys(find(f) for c in counts for f in sorted(c.fields)))
+    groups = [[c for c in counts if c.fields and find(min(c.fields)) == r] for r in roots]
+    group_fields = [sorted({f for c in g for f in c.fields}) for g in groups]
+    group_of: dict[str, int | None] = {c.key: None for c in counts if not c.fields}
+    for gi, g in enumerate(groups):
+        for c in g:
+            group_of[c.key] = gi
+    covered = (
+        {"unborn", "age_months", "age_years", "date_of_birth"} if any("age" in fs for fs in group_fields) else set()
+    )
+    covered |= {f for fs in group_fields for f in fs}
+    filler: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if info.is_required() and name not in covered:
+            filler.update(_field_options(col, name, {}, [], on)[0])
+
+    # each group's distinct items (by their truth under the group's counts), smallest first
+    reps: list[list[tuple[tuple[Truth, ...], int, dict[str, Any]]]] = []
+    for g, fields in zip(groups, group_fields, strict=True):
+        fns = [comp.compiler.item(c.node.where) if c.node.where is not None else None for c in g]
+        axes = [_field_options(col, f, tests, windows, on) for f in fields]
+        best: dict[tuple[Truth, ...], tuple[int, int, dict[str, Any]]] = {}
+        for n, combo in enumerate(itertools.product(*axes)):
+            item: dict[str, Any] = dict(filler)
+            for part in combo:
+                item.update(part)
+            assign: dict[str, Any] = {col: [item]}
+            if flag:
+                assign[flag] = True
+            try:
+                view = CaseView(_make_case(on, assign))
+            except ValidationError:
+                continue
+            evals[0] += 1
+            sig: list[Truth] = []
+            for c, fn in zip(g, fns, strict=True):
+                lo, hi = count_range(view, c.node, fn)
+                sig.append(True if lo >= 1 else (None if hi is not None and hi >= 1 else False))
+            size = sum(len(p) for p in combo)
+            if tuple(sig) not in best or (size, n) < best[tuple(sig)][:2]:
+                best[tuple(sig)] = (size, n, {k: v for k, v in item.items() if k not in filler})
+        reps.append(sorted(((k, s, i) for k, (s, _, i) in best.items()), key=lambda r: r[1]))
+
+    # the (capped) count states each group reaches with exactly m items, smallest columns first
+    def expand(layer: dict[State, tuple[int, tuple[int, ...]]], gi: int) -> dict[State, tuple[int, tuple[int, ...]]]:
+        caps = [c.cap for c in groups[gi]]
+        nxt: dict[State, tuple[int, tuple[int, ...]]] = {}
+        for state, (size, cols) in layer.items():
+            for j, (sig, isize, _) in enumerate(reps[gi]):
+                new = tuple(
+                    (min(lo + (t is True), cap), min(pos + (t is not False), cap))
+                    for (lo, pos), t, cap in zip(state, sig, caps, strict=True)
+                )
+                cand = (size + isize, tuple(sorted((*cols, j))))
+                if new not in nxt or cand < nxt[new]:
+                    nxt[new] = cand
+        return nxt
+
+    layers: list[list[dict[State, tuple[int, tuple[int, ...]]]]] = []
+    longest = max([c.cap for c in counts if not c.fields] + [1])
+    for gi, g in enumerate(groups):
+        empty: tuple[int, ...] = ()
+        layer: dict[State, tuple[int, tuple[int, ...]]] = {tuple((0, 0) for _ in g): (0, empty)}
+        seen = set(layer)
+        layers.append([layer])
+        for m in range(1, MAX_ITEMS + 1):
+            layer = expand(layer, gi)
+            layers[gi].append(layer)
+            if set(layer) <= seen:
+                longest = max(longest, m - 1)
+                break
+            seen |= set(layer)
+        else:
+            longest = MAX_ITEMS
+        neutral = any(all(t is False for t in sig) for sig, _, _ in reps[gi])
+        if not neutral:
+            longest += 1
+    longest = min(max(longest, 1), MAX_ITEMS)
+    for gi in range(len(groups)):
+        while len(layers[gi]) <= longest:
+            layers[gi].append(expand(layers[gi][-1], gi))
+
+    # the shape variable
+    flag_values: list[bool | None] = [None, True] + ([False] if col in usage.flag_tests else [])
+    values = [_Val({col: None}, 0, "unknown")]
+    if flag and col in usage.flag_tests:
+        values += [_Val({col: None, flag: v}, 1, f"unknown, {flag}={_label(v)}") for v in (True, False)]
+    if col == "children":
+        values += [_Val({col: []}, 1, "none")]
+        if flag and col in usage.flag_tests:
+            values += [_Val({col: [], flag: True}, 2, f"none, {flag}=true")]
+    elif flag:
+        values += [_Val({col: [], flag: v}, 1 + (v is not None), f"none, {flag}={_label(v)}") for v in flag_values]
+    else:
+        values += [_Val({col: []}, 1, "none")]
+    for m in range(1, longest + 1):
+        for v in flag_values if flag else [None]:
+            assign = {col: _Items(m)} | ({flag: v} if flag else {})
+            values.append(
+                _Val(
+                    assign,
+                    m * (1 + len(filler)) + (v is not None),
+                    f"{m} item{'s' * (m != 1)}" + (f", {flag}={_label(v)}" if flag and v is not None else ""),
+                )
             )
-            nsize = isize if not lst else size + isize
-            nl = (*lst, j)
-            if new not in best or (nsize, nl) < best[new]:
-                best[new] = (nsize, nl)
-                heapq.heappush(heap, (nsize, nl, new))
+    facts = [col] + ([flag] if flag and col in usage.flag_tests else [])
 
-    # Candidate configurations: unknown list, then each list with the completeness flag.
-    flag_tested = col in usage.flag_tests
-    configs: list[_Val] = [_Val({col: None}, 0, "unknown")]
-    if flag and flag_tested:
-        configs += [_Val({col: None, flag: v}, 1, f"unknown, {flag}={_label(v)}") for v in (True, False)]
-    for size, lst in sorted(best.values()):
-        lst_items = [dict(items[j][1][2]) for j in lst]
-        if not flag:
-            configs.append(_Val({col: lst_items}, size, f"{len(lst_items)} items"))
+    # one column variable per (shape with items, field group)
+    column_vars: dict[tuple[int, int], _Var] = {}
+    for si, val in enumerate(values):
+        items = val.assign[col]
+        if not isinstance(items, _Items):
             continue
-        flags: list[bool | None] = [None, True, False]
-        if col == "children" and not lst_items:  # no children: the list is complete by definition
-            flags = [None, True] if flag_tested else [None]
-        for fv in flags:
-            configs.append(_Val({col: lst_items, flag: fv}, size + (fv is not None),
-                                f"{len(lst_items)} items" + ("" if fv is None else f", {flag}={_label(fv)}")))
+        complete = flag is None or val.assign.get(flag) is True
+        for gi, g in enumerate(groups):
+            kept: dict[tuple[Truth, ...], _Val] = {}
+            for state, (size, cols) in sorted(layers[gi][items.m].items(), key=lambda kv: kv[1]):
+                key = _count_truths(g, [(lo, pos if complete else None) for lo, pos in state])
+                if key not in kept:
+                    column = [dict(reps[gi][j][2]) for j in cols]
+                    kept[key] = _Val({f"{col}#columns": column}, size, _flow(column))
+            column_vars[(si, gi)] = _Var(
+                f"{col}[{val.label}].{'+'.join(group_fields[gi])}",
+                list(kept.values()),
+                [f"{col}[].{f}" for f in group_fields[gi]],
+            )
 
-    # Keep the smallest configuration per combination of test results.
-    kept: dict[tuple[Any, ...], _Val] = {}
-    for _, v in sorted(enumerate(configs), key=lambda iv: (iv[1].size, iv[0])):
-        try:
-            view = CaseView(_make_case(on, v.assign))
-        except ValidationError:
-            continue
-        evals[0] += 1
-        key: tuple[Any, ...] = _count_tests_truth(view, counts)
-        if flag_tested and flag:
-            key += (v.assign.get(flag),)
-        kept.setdefault(key, v)
-    return _Var(col, list(kept.values()))
+    # A list with few distinct behaviours is one variable whose values are whole lists.
+    flat_size = sum(
+        math.prod(len(column_vars[(si, gi)].values) for gi in range(len(groups)) if (si, gi) in column_vars)
+        for si in range(len(values))
+    )
+    if flat_size <= FLAT_ENUMERATE:
+        fns = [comp.compiler.item(c.node.where) if c.node.where is not None else None for c in counts]
+        flat: dict[tuple[Any, ...], _Val] = {}
+        candidates: list[_Val] = []
+        for si, val in enumerate(values):
+            cvars = [column_vars[(si, gi)] for gi in range(len(groups)) if (si, gi) in column_vars]
+            for parts in itertools.product(*(v.values for v in cvars)):
+                whole = dict(val.assign)
+                shape_items = whole.get(col)
+                if isinstance(shape_items, _Items):
+                    built = [dict(filler) for _ in range(shape_items.m)]
+                    for colval in parts:
+                        for item, fields in zip(built, colval.assign[f"{col}#columns"], strict=True):
+                            item.update(fields)
+                    whole[col] = built
+                label = val.label if not parts else f"{val.label}: {_flow(whole[col])}"
+                candidates.append(_Val(whole, val.size + sum(p.size for p in parts), label))
+        for cand in sorted(candidates, key=lambda v: v.size):
+            view = CaseView(_make_case(on, cand.assign))
+            evals[0] += 1
+            key2: tuple[Any, ...] = _count_truths(
+                counts, [count_range(view, c.node, fn) for c, fn in zip(counts, fns, strict=True)]
+            )
+            if flag and col in usage.flag_tests:
+                key2 += (cand.assign.get(flag),)
+            flat.setdefault(key2, cand)
+        if len(flat) <= FLAT_LIMIT:
+            out.append(
+                _Var(
+                    col,
+                    list(flat.values()),
+                    facts + [f"{col}[].{f}" for fs in group_fields for f in fs],
+                )
+            )
+            return None
+
+    shape = len(out)
+    out.append(_Var(col, values, facts))
+    columns: dict[tuple[int, int], int] = {}
+    for key3, var in column_vars.items():
+        columns[key3] = len(out)
+        out.append(var)
+    return _Collection(col, flag, shape, groups, columns, filler, group_of)
 
 
 # ============================================================================================
@@ -785,18 +985,79 @@ class _Side:
         return tuple(out)
 
 
+Wit = tuple[int, ...]
+"""A case of the searched space: the value index of every variable (-1: not assigned yet)."""
+Entry = tuple[int, int, Wit]
+"""Cases in a cell of a distribution, the fewest facts any of them sets, and that case."""
+Dist = dict[tuple[int, ...], Entry]
+
+LEAF_LIMIT = 2_000
+"""A group of interacting facts larger than this is split by conditioning on one fact."""
+
+
 @dataclass
-class _Group:
-    vars: list[_Var]
+class _Leaf:
+    """Facts enumerated together (all other facts fixed by ``context`` or independent)."""
+
+    vars: list[int]
     rules: tuple[list[Rule], list[Rule]]
+    context: dict[int, int]
     size: int
     searched: int = 0
     exhaustive: bool = True
-    # truth key (A rules, B rules) → [cases, fewest facts, value indices of that case]
     summaries: dict[tuple[Any, Any], list[Any]] = field(default_factory=dict)
+    prepared: list[tuple[tuple[int, ...], list[list[int]], int, int, Wit]] = field(default_factory=list)
 
 
-Combo = tuple[int, ...]
+@dataclass
+class _Cond:
+    """A group split by conditioning on one fact: for each of its values, independent parts."""
+
+    var: int
+    branches: list[list[_Leaf | _Cond]]
+    size: int = 0
+    searched: int = 0
+    exhaustive: bool = True
+
+
+_Node = _Leaf | _Cond
+
+
+def _merge(out: Dist, key: tuple[int, ...], count: int, size: int, wit: Wit) -> None:
+    cur = out.get(key)
+    if cur is None:
+        out[key] = (count, size, wit)
+    elif (size, wit) < (cur[1], cur[2]):
+        out[key] = (cur[0] + count, size, wit)
+    else:
+        out[key] = (cur[0] + count, cur[1], cur[2])
+
+
+def _join(k1: tuple[int, ...], k2: tuple[int, ...]) -> tuple[int, ...]:
+    """Two independent parts' keys together: outcome ranges by maximum, effect masks by union."""
+    return (
+        max(k1[0], k2[0]),
+        max(k1[1], k2[1]),
+        max(k1[2], k2[2]),
+        max(k1[3], k2[3]),
+        *(x | y for x, y in zip(k1[4:], k2[4:], strict=True)),
+    )
+
+
+def _combine(d1: Dist, d2: Dist) -> Dist:
+    """Independent parts together: keys joined, counts multiplied, fewest facts added."""
+    out: Dist = {}
+    for k1, (c1, s1, w1) in d1.items():
+        for k2, (c2, s2, w2) in d2.items():
+            _merge(out, _join(k1, k2), c1 * c2, s1 + s2, tuple(map(max, w1, w2)))
+    return out
+
+
+_RuleVars = tuple[int, Rule, frozenset[int], dict[int, frozenset[int]]]
+"""(pack 0/1, rule, variables it reads, for each list it counts over: the field groups read)."""
+
+Effect = Callable[[Rule], int]
+"""The value a certain rule gives the compared effect (0: none), e.g. a dimension's rank."""
 
 
 class _Search:
@@ -807,73 +1068,227 @@ class _Search:
         self.rng = random.Random(f"{a.sha256}:{b.sha256}:{seed}")
         self.evals = [0]
         usage = _Usage()
-        rule_vars: list[tuple[int, Rule, list[str]]] = []
+        scanned: list[tuple[int, Rule, list[str], dict[str, set[str]]]] = []
         for i, pack in enumerate((a, b)):
             for rule in pack.rules:
                 names: dict[str, None] = {}
-                _scan(rule.when, usage, names)
-                rule_vars.append((i, rule, list(names)))
-        variables: dict[str, _Var] = {}
-        for name in dict.fromkeys(n for _, _, ns in rule_vars for n in ns):
+                touched: dict[str, set[str]] = {}
+                _scan(rule.when, usage, names, touched)
+                scanned.append((i, rule, list(names), touched))
+        self.vars: list[_Var] = []
+        self.collections: dict[int, _Collection] = {}
+        index: dict[str, int] = {}
+        for name in dict.fromkeys(n for _, _, ns, _ in scanned for n in ns):
             if name in _ITEM_MODEL:
-                variables[name] = _collection_var(name, usage, on, self.sides[0].comp, self.evals)
+                col = _collection(name, usage, on, self.sides[0].comp, self.vars, self.evals)
+                if col is None:  # searched as one variable of whole lists
+                    index[name] = len(self.vars) - 1
+                    continue
+                self.collections[col.shape] = col
+                index[name] = col.shape
             else:
-                variables[name] = _scalar_var(name, usage.scalars[name])
-        # union-find: facts read by one rule belong together
-        parent = {n: n for n in variables}
+                index[name] = len(self.vars)
+                self.vars.append(_scalar_var(name, usage.scalars[name]))
+        self.rule_vars: list[_RuleVars] = []
+        for i, rule, ns, touched in scanned:
+            touch: dict[int, frozenset[int]] = {}
+            for cname, keys in touched.items():
+                if index[cname] not in self.collections:
+                    continue
+                col = self.collections[index[cname]]
+                touch[col.shape] = frozenset(g for k in keys if (g := col.group_of[k]) is not None)
+            self.rule_vars.append((i, rule, frozenset(index[n] for n in ns), touch))
+        self.blank: Wit = tuple(-1 for _ in self.vars)
+        top_vars = [
+            v for v in range(len(self.vars)) if not any(v in c.columns.values() for c in self.collections.values())
+        ]
+        self.top = self._build(top_vars, self.rule_vars, {})
 
-        def find(n: str) -> str:
-            while parent[n] != n:
-                parent[n] = parent[parent[n]]
-                n = parent[n]
-            return n
+    # ---- decomposition ---------------------------------------------------------------------
+    @staticmethod
+    def _components(vs: list[int], rules: list[_RuleVars]) -> list[tuple[list[int], list[_RuleVars]]]:
+        """Split facts into groups read together by some rule (rules reading none: own group)."""
+        parent = {v: v for v in vs}
 
-        for _, _, ns in rule_vars:
-            for n in ns[1:]:
-                parent[find(n)] = find(ns[0])
-        roots = list(dict.fromkeys(find(n) for n in variables))
-        groups: dict[str, _Group] = {}
-        for root in roots:
-            vs = [variables[n] for n in variables if find(n) == root]
-            groups[root] = _Group(vs, ([], []), math.prod(len(v.values) for v in vs))
-        free = _Group([], ([], []), 1)  # rules reading no fact (outcome tests only)
-        for i, rule, ns in rule_vars:
-            g = groups[find(ns[0])] if ns else free
-            g.rules[i].append(rule)
-        self.groups = list(groups.values()) + ([free] if free.rules[0] or free.rules[1] else [])
+        def find(v: int) -> int:
+            while parent[v] != v:
+                parent[v] = parent[parent[v]]
+                v = parent[v]
+            return v
 
-    # ---- evaluating groups -------------------------------------------------------------------
-    def assign(self, group: _Group, combo: Combo) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for var, i in zip(group.vars, combo, strict=True):
-            out.update(var.values[i].assign)
+        for r in rules:
+            live = [v for v in r[2] if v in parent]
+            for v in live[1:]:
+                parent[find(v)] = find(live[0])
+        groups: dict[int, tuple[list[int], list[_RuleVars]]] = {}
+        for v in vs:
+            groups.setdefault(find(v), ([], []))[0].append(v)
+        constant: list[_RuleVars] = []
+        for r in rules:
+            live = [v for v in r[2] if v in parent]
+            (groups[find(live[0])][1] if live else constant).append(r)
+        out = list(groups.values())
+        if constant:
+            out.append(([], constant))
         return out
 
-    def run_group(self, group: _Group) -> None:
-        combos: Iterable[Combo]
-        if group.size <= self.max_cases:
-            combos = itertools.product(*(range(len(v.values)) for v in group.vars))
+    def _cost(self, vs: list[int]) -> int:
+        return math.prod(len(self.vars[v].values) for v in vs)
+
+    def _build(self, vs: list[int], rules: list[_RuleVars], context: dict[int, int]) -> list[_Node]:
+        nodes: list[_Node] = []
+        for cvars, crules in self._components(vs, rules):
+            shape = next((v for v in cvars if v in self.collections), None)
+            if shape is not None:  # a list: one branch per shape, its columns as variables
+                col = self.collections[shape]
+                rest = [v for v in cvars if v != shape]
+                branches = []
+                for s in range(len(self.vars[shape].values)):
+                    cols = {g: col.columns[(s, g)] for g in range(len(col.groups)) if (s, g) in col.columns}
+                    branch_rules = [
+                        (
+                            i,
+                            rule,
+                            frozenset(
+                                {v for v in rv if v != shape}
+                                | {cols[g] for g in touch.get(shape, frozenset()) if g in cols}
+                            ),
+                            touch,
+                        )
+                        for i, rule, rv, touch in crules
+                    ]
+                    branches.append(self._build(rest + list(cols.values()), branch_rules, {**context, shape: s}))
+                nodes.append(_Cond(shape, branches))
+                continue
+            size = self._cost(cvars)
+            split = self._separator(cvars, crules) if size > LEAF_LIMIT else None
+            if split is None:
+                nodes.append(
+                    _Leaf(
+                        cvars,
+                        (
+                            [r for i, r, _, _ in crules if i == 0],
+                            [r for i, r, _, _ in crules if i == 1],
+                        ),
+                        dict(context),
+                        size,
+                    )
+                )
+                continue
+            rest = [v for v in cvars if v != split]
+            branches = [self._build(rest, crules, {**context, split: s}) for s in range(len(self.vars[split].values))]
+            nodes.append(_Cond(split, branches))
+        return nodes
+
+    def _separator(self, vs: list[int], rules: list[_RuleVars]) -> int | None:
+        """The fact whose conditioning most reduces the cases to evaluate, if it halves them."""
+        best: tuple[int, int] | None = None
+        for v in vs:
+            rest = [u for u in vs if u != v]
+            cost = len(self.vars[v].values) * sum(self._cost(c) for c, _ in self._components(rest, rules))
+            if best is None or cost < best[0]:
+                best = (cost, v)
+        if best is None or best[0] * 2 > self._cost(vs):
+            return None
+        return best[1]
+
+    def facts_of(self, node: _Node) -> list[str]:
+        out: dict[str, None] = {}
+        if isinstance(node, _Leaf):
+            for v in node.vars:
+                out.update(dict.fromkeys(self.vars[v].facts))
         else:
-            group.exhaustive = False
-            combos = self._sample(group)
+            out.update(dict.fromkeys(self.vars[node.var].facts))
+            for branch in node.branches:
+                for n in branch:
+                    out.update(dict.fromkeys(self.facts_of(n)))
+        return list(out)
+
+    def leaves(self, nodes: list[_Node] | None = None) -> Iterable[_Leaf]:
+        for n in self.top if nodes is None else nodes:
+            if isinstance(n, _Leaf):
+                yield n
+            else:
+                for branch in n.branches:
+                    yield from self.leaves(branch)
+
+    # ---- evaluating leaves -----------------------------------------------------------------
+    def assign(self, wit: Wit) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        columns: dict[str, list[list[dict[str, Any]]]] = {}
+        for var, i in zip(self.vars, wit, strict=True):
+            if i < 0:
+                continue
+            for k, v in var.values[i].assign.items():
+                if k.endswith("#columns"):
+                    columns.setdefault(k[: -len("#columns")], []).append(v)
+                else:
+                    out[k] = v
+        for c in self.collections.values():
+            shape = out.get(c.name)
+            if isinstance(shape, _Items):
+                items = [dict(c.filler) for _ in range(shape.m)]
+                for column in columns.get(c.name, []):
+                    for item, part in zip(items, column, strict=True):
+                        item.update(part)
+                out[c.name] = items
+        return out
+
+    def run(self) -> None:
+        for leaf in self.leaves():
+            self._run_leaf(leaf)
+        for n in self.top:
+            self._tally(n)
+        self.prepare()
+
+    def _tally(self, node: _Node) -> tuple[int, int, bool]:
+        if isinstance(node, _Leaf):
+            return node.size, node.searched, node.exhaustive
+        size = searched = 0
+        exhaustive = True
+        for branch in node.branches:
+            parts = [self._tally(n) for n in branch]
+            size += math.prod(p[0] for p in parts)
+            searched += math.prod(p[1] for p in parts)
+            exhaustive = exhaustive and all(p[2] for p in parts)
+        node.size, node.searched, node.exhaustive = size, searched, exhaustive
+        return size, searched, exhaustive
+
+    def _run_leaf(self, leaf: _Leaf) -> None:
+        combos: Iterable[tuple[int, ...]]
+        if leaf.size <= self.max_cases:
+            combos = itertools.product(*(range(len(self.vars[v].values)) for v in leaf.vars))
+        else:
+            leaf.exhaustive = False
+            combos = self._sample(leaf)
         sa, sb = self.sides
+        base = list(self.blank)
+        fixed = dict(leaf.context)
         for combo in combos:
-            view = CaseView(_make_case(self.on, self.assign(group, combo)))
+            full = list(base)
+            for v, i in fixed.items():
+                full[v] = i
+            own = list(base)
+            for v, i in zip(leaf.vars, combo, strict=True):
+                full[v] = i
+                own[v] = i
+            view = CaseView(_make_case(self.on, self.assign(tuple(full))))
             self.evals[0] += 1
-            key = (sa.truths(group.rules[0], view), sb.truths(group.rules[1], view))
-            size = sum(v.values[i].size for v, i in zip(group.vars, combo, strict=True))
-            entry = group.summaries.get(key)
+            key = (sa.truths(leaf.rules[0], view), sb.truths(leaf.rules[1], view))
+            size = sum(self.vars[v].values[i].size for v, i in zip(leaf.vars, combo, strict=True))
+            wit = tuple(own)
+            entry = leaf.summaries.get(key)
             if entry is None:
-                group.summaries[key] = [1, size, combo]
+                leaf.summaries[key] = [1, size, wit]
             else:
                 entry[0] += 1
-                if (size, combo) < (entry[1], entry[2]):
-                    entry[1], entry[2] = size, combo
-            group.searched += 1
+                if (size, wit) < (entry[1], entry[2]):
+                    entry[1], entry[2] = size, wit
+            leaf.searched += 1
 
-    def _sample(self, group: _Group) -> list[Combo]:
-        n = [len(v.values) for v in group.vars]
-        seen: dict[Combo, None] = {tuple(0 for _ in n): None}
+    def _sample(self, leaf: _Leaf) -> list[tuple[int, ...]]:
+        n = [len(self.vars[v].values) for v in leaf.vars]
+        seen: dict[tuple[int, ...], None] = {tuple(0 for _ in n): None}
         for k, m in enumerate(n):  # every single fact set, the rest unknown
             for i in range(1, m):
                 seen.setdefault(tuple(i if j == k else 0 for j in range(len(n))), None)
@@ -884,104 +1299,118 @@ class _Search:
         return list(seen)
 
     # ---- projections and dynamic programming ----------------------------------------------
-    def project(self, group: _Group, fn: Callable[[tuple[Any, Any]], tuple[int, ...]]
-                ) -> list[tuple[tuple[int, ...], int, int, Combo]]:
-        merged: dict[tuple[int, ...], list[Any]] = {}
-        for key, (count, size, combo) in group.summaries.items():
-            p = fn(key)
-            e = merged.get(p)
-            if e is None:
-                merged[p] = [count, size, combo]
-            else:
-                e[0] += count
-                if (size, combo) < (e[1], e[2]):
-                    e[1], e[2] = size, combo
-        return [(p, c, s, w) for p, (c, s, w) in merged.items()]
+    def prepare(self) -> None:
+        """Per leaf summary: the outcome ranges it contributes and, per rule, the final outcome
+        ranges at which the rule is certain (a bit mask over the pack's ranges)."""
+        for leaf in self.leaves():
+            prepared = []
+            for key, (count, size, wit) in leaf.summaries.items():
+                out: list[int] = []
+                masks: list[list[int]] = []
+                for side, rules, truths in zip(self.sides, leaf.rules, key, strict=True):
+                    lo = hi = -1
+                    full = (1 << len(side.ranges)) - 1
+                    side_masks = []
+                    for rule, t in zip(rules, truths, strict=True):
+                        if isinstance(t, tuple):
+                            side_masks.append(sum(1 << i for i, ti in enumerate(t) if ti is True))
+                        else:
+                            side_masks.append(full if t is True else 0)
+                        if rule.outcome is None or t is False:
+                            continue
+                        r = side.pack.rank(rule.outcome)
+                        hi = max(hi, r)
+                        if t is True:
+                            lo = max(lo, r)
+                    out += [lo, hi]
+                    masks.append(side_masks)
+                prepared.append((tuple(out), masks, count, size, wit))
+            leaf.prepared = prepared
 
-    def outcome_part(self, group: _Group, key: tuple[Any, Any]) -> tuple[int, ...]:
-        out: list[int] = []
-        for side, rules, truths in zip(self.sides, group.rules, key, strict=True):
-            lo = hi = -1
-            for rule, t in zip(rules, truths, strict=True):
-                if rule.outcome is None or t is False:
-                    continue
-                r = side.pack.rank(rule.outcome)
-                hi = max(hi, r)
-                if t is True:
-                    lo = max(lo, r)
-            out += [lo, hi]
-        return tuple(out)
+    def _project(self, leaf: _Leaf, effects: tuple[Effect, Effect], depth: int) -> Dist:
+        values = [[eff(r) for r in rules] for eff, rules in zip(effects, leaf.rules, strict=True)]
+        out: Dist = {}
+        for outcome, masks, count, size, wit in leaf.prepared:
+            key = list(outcome)
+            for side_values, side_masks in zip(values, masks, strict=True):
+                for j in range(1, depth + 1):
+                    m = 0
+                    for v, mask in zip(side_values, side_masks, strict=True):
+                        if v >= j:
+                            m |= mask
+                    key.append(m)
+            _merge(out, tuple(key), count, size, wit)
+        return out
 
-    def effect_part(self, group: _Group, key: tuple[Any, Any],
-                    value: tuple[Callable[[Rule], int], Callable[[Rule], int]]) -> tuple[int, ...]:
-        """For each pack and each final outcome range: the highest value of the effect among the
-        group's rules certain at that range (0 when none)."""
-        out: list[int] = []
-        for side, rules, truths, val in zip(self.sides, group.rules, key, value, strict=True):
-            per = [0] * len(side.ranges)
-            for rule, t in zip(rules, truths, strict=True):
-                v = val(rule)
-                if v <= 0:
-                    continue
-                for i in range(len(per)):
-                    ti = t[i] if isinstance(t, tuple) else t
-                    if ti is True and v > per[i]:
-                        per[i] = v
-            out += per
-        return tuple(out)
+    def _dist(self, node: _Node, effects: tuple[Effect, Effect], depth: int, identity: tuple[int, ...]) -> Dist:
+        if isinstance(node, _Leaf):
+            return self._project(node, effects, depth)
+        out: Dist = {}
+        var = self.vars[node.var]
+        for s, branch in enumerate(node.branches):
+            wit = list(self.blank)
+            wit[node.var] = s
+            acc: Dist = {identity: (1, var.values[s].size, tuple(wit))}
+            for sub in branch:
+                acc = _combine(acc, self._dist(sub, effects, depth, identity))
+            for key, (count, size, w) in acc.items():
+                _merge(out, key, count, size, w)
+        return out
 
-    def dp(self, fn: Callable[[_Group, tuple[Any, Any]], tuple[int, ...]], width: int
-           ) -> dict[tuple[int, ...], tuple[int, int, tuple[Combo, ...]]]:
+    def dp(self, effects: tuple[Effect, Effect] | None = None, depth: int = 0) -> Dist:
+        """Every reachable (outcome range A, outcome range B, effect masks) with its cases.
+
+        The effect masks say, for each level ``j`` in 1..depth, at which final outcome ranges some
+        certain rule gives the effect a value of at least ``j`` (pack A's masks, then B's)."""
         sa, sb = self.sides
-        init = (sa.default, sa.default, sb.default, sb.default) + (0,) * width
-        states: dict[tuple[int, ...], tuple[int, int, tuple[Combo, ...]]] = {init: (1, 0, ())}
-        for group in self.groups:
-            entries = self.project(group, lambda k, g=group: fn(g, k))
-            new: dict[tuple[int, ...], tuple[int, int, tuple[Combo, ...]]] = {}
-            for s, (count, size, wit) in states.items():
-                for key, c2, s2, combo in entries:
-                    ns = tuple(map(max, s, key))
-                    cand = (count * c2, size + s2, (*wit, combo))
-                    cur = new.get(ns)
-                    if cur is None:
-                        new[ns] = cand
-                    elif (cand[1], cand[2]) < (cur[1], cur[2]):
-                        new[ns] = (cur[0] + cand[0], cand[1], cand[2])
-                    else:
-                        new[ns] = (cur[0] + cand[0], cur[1], cur[2])
-            states = new
-        return states
+        effects = effects or (lambda r: 0, lambda r: 0)
+        identity = (-1, -1, -1, -1) + (0,) * (2 * depth)
+        acc: Dist = {
+            (sa.default, sa.default, sb.default, sb.default) + (0,) * (2 * depth): (
+                1,
+                0,
+                self.blank,
+            )
+        }
+        for node in self.top:
+            acc = _combine(acc, self._dist(node, effects, depth, identity))
+        return acc
 
-    def case_of(self, wit: tuple[Combo, ...]) -> Case:
-        assign: dict[str, Any] = {}
-        for group, combo in zip(self.groups, wit, strict=True):
-            assign.update(self.assign(group, combo))
-        return _make_case(self.on, assign)
+    def values(self, key: tuple[int, ...], depth: int) -> tuple[int, int]:
+        """The effect's value under A and under B for a final key of :meth:`dp`."""
+        sa, sb = self.sides
+        ia = sa.range_index[(key[0], key[1])]
+        ib = sb.range_index[(key[2], key[3])]
+        va = sum(1 for j in range(depth) if key[4 + j] >> ia & 1)
+        vb = sum(1 for j in range(depth) if key[4 + depth + j] >> ib & 1)
+        return va, vb
 
-    def shrink(self, wit: tuple[Combo, ...], keep: Callable[[Case], bool]) -> tuple[Combo, ...]:
+    def case_of(self, wit: Wit) -> Case:
+        return _make_case(self.on, self.assign(wit))
+
+    def shrink(self, wit: Wit, keep: Callable[[Case], bool]) -> Wit:
         """Greedily reset facts to unknown or to smaller values while the case stays in its cell."""
-        current = [list(c) for c in wit]
+        current = list(wit)
         improved = True
         while improved:
             improved = False
-            for g, group in enumerate(self.groups):
-                for k, var in enumerate(group.vars):
-                    now = var.values[current[g][k]].size
-                    for i in sorted(range(len(var.values)), key=lambda j: (var.values[j].size, j)):
-                        if var.values[i].size >= now:
-                            break
-                        trial = [list(c) for c in current]
-                        trial[g][k] = i
-                        try:
-                            case = self.case_of(tuple(tuple(c) for c in trial))
-                        except ValidationError:
-                            continue
-                        self.evals[0] += 2
-                        if keep(case):
-                            current = trial
-                            improved = True
-                            break
-        return tuple(tuple(c) for c in current)
+            for k, var in enumerate(self.vars):
+                now = var.values[current[k]].size
+                for i in sorted(range(len(var.values)), key=lambda j: (var.values[j].size, j)):
+                    if var.values[i].size >= now:
+                        break
+                    trial = list(current)
+                    trial[k] = i
+                    try:
+                        case = self.case_of(tuple(trial))
+                    except ValidationError:
+                        continue
+                    self.evals[0] += 2
+                    if keep(case):
+                        current = trial
+                        improved = True
+                        break
+        return tuple(current)
 
 
 # ============================================================================================
@@ -991,21 +1420,34 @@ class _Search:
 
 def _summary(pack: Pack, d: Decision) -> DecisionSummary:
     def ref(r: Any) -> RuleRef:
-        return RuleRef(id=r.id, title=r.title, paragraph=r.citation.paragraph, outcome=r.outcome,
-                       sets=dict(r.sets))
+        return RuleRef(
+            id=r.id,
+            title=r.title,
+            paragraph=r.citation.paragraph,
+            outcome=r.outcome,
+            sets=dict(r.sets),
+        )
 
     established = [ref(r) for r in d.rules if r.outcome == d.outcome.id]
     return DecisionSummary(
-        pack=pack.ref, outcome=d.outcome.id, label=d.outcome.label, settled=d.settled,
-        lowest=d.bounds.lowest.id, highest=d.bounds.highest.id, by_default=not established,
+        pack=pack.ref,
+        outcome=d.outcome.id,
+        label=d.outcome.label,
+        settled=d.settled,
+        lowest=d.bounds.lowest.id,
+        highest=d.bounds.highest.id,
+        by_default=not established,
         established_by=established,
         default_paragraph=d.outcome.citation.paragraph if not established else None,
         rules=[ref(r) for r in [*d.rules, *d.factors]],
-        dimensions={k: DimensionRef(value=v.value, because=v.because,
-                                    paragraphs=[c.paragraph for c in v.citations])
-                    for k, v in d.dimensions.items()},
-        actions=[ActionRef(id=x.id, kind=x.kind, text=x.text, paragraph=x.citation.paragraph,
-                           because=x.because) for x in d.actions],
+        dimensions={
+            k: DimensionRef(value=v.value, because=v.because, paragraphs=[c.paragraph for c in v.citations])
+            for k, v in d.dimensions.items()
+        },
+        actions=[
+            ActionRef(id=x.id, kind=x.kind, text=x.text, paragraph=x.citation.paragraph, because=x.because)
+            for x in d.actions
+        ],
     )
 
 
@@ -1020,17 +1462,32 @@ def _case_data(case: Case) -> dict[str, Any]:
 
 
 def _pack_info(p: Pack) -> PackInfo:
-    return PackInfo(ref=p.ref, id=p.id, board=p.board, title=p.title, version=p.version, sha256=p.sha256,
-                    path=p.path, ladder=p.level_ids, dimensions=list(p.dimensions))
+    return PackInfo(
+        ref=p.ref,
+        id=p.id,
+        board=p.board,
+        title=p.title,
+        version=p.version,
+        sha256=p.sha256,
+        path=p.path,
+        ladder=p.level_ids,
+        dimensions=list(p.dimensions),
+    )
 
 
 def _as_pack(p: Pack | str | Path) -> Pack:
     return p if isinstance(p, Pack) else load_pack(p)
 
 
-def diff_packs(a: Pack | str | Path, b: Pack | str | Path, *, max_cases: int = DEFAULT_MAX_CASES,
-               dimensions: Sequence[str] | None = None, assessment_date: date | None = None,
-               seed: int = 0) -> PackDiff:
+def diff_packs(
+    a: Pack | str | Path,
+    b: Pack | str | Path,
+    *,
+    max_cases: int = DEFAULT_MAX_CASES,
+    dimensions: Sequence[str] | None = None,
+    assessment_date: date | None = None,
+    seed: int = 0,
+) -> PackDiff:
     """Diff pack ``b`` against pack ``a``: structural changes and the cases decided differently.
 
     ``a`` and ``b`` are packs, references (``london@2008-03``) or pack files. Outcomes are
@@ -1047,27 +1504,34 @@ def diff_packs(a: Pack | str | Path, b: Pack | str | Path, *, max_cases: int = D
     if dimensions is not None:
         bad = [d for d in dimensions if d not in shared]
         if bad:
-            raise InputError("diff", [Problem(
-                f"dimension {d!r} is not declared by both packs; shared: {', '.join(shared) or 'none'}",
-                field="dimension") for d in bad])
+            raise InputError(
+                "diff",
+                [
+                    Problem(
+                        f"dimension {d!r} is not declared by both packs; shared: {', '.join(shared) or 'none'}",
+                        field="dimension",
+                    )
+                    for d in bad
+                ],
+            )
         shared = [d for d in shared if d in dimensions]
     on = assessment_date or max(pa.in_force.from_, pb.in_force.from_)
     same_ladder = pa.level_ids == pb.level_ids
     compare_outcomes = same_ladder or pa.id == pb.id
     search = _Search(pa, pb, on, max_cases, seed)
-    for group in search.groups:
-        search.run_group(group)
-    space = math.prod(g.size for g in search.groups)
-    searched = math.prod(g.searched for g in search.groups)
-    exhaustive = all(g.exhaustive for g in search.groups)
-    sa, sb = search.sides
-    nA, nB = len(sa.ranges), len(sb.ranges)
+    search.run()
+    space = math.prod(n.size for n in search.top)
+    searched = math.prod(n.searched for n in search.top)
+    exhaustive = all(n.exhaustive for n in search.top)
 
-    def cells_of(kind: Literal["outcome", "dimension", "action"], subject: str,
-                 states: dict[tuple[int, ...], tuple[int, int, tuple[Combo, ...]]],
-                 value: Callable[[tuple[int, ...]], tuple[str, str]],
-                 check: Callable[[Decision, Decision], tuple[str, str]],
-                 paragraphs: tuple[str | None, str | None] = (None, None)) -> list[Cell]:
+    def cells_of(
+        kind: Literal["outcome", "dimension", "action"],
+        subject: str,
+        states: Dist,
+        value: Callable[[tuple[int, ...]], tuple[str, str]],
+        check: Callable[[Decision, Decision], tuple[str, str]],
+        paragraphs: tuple[str | None, str | None] = (None, None),
+    ) -> list[Cell]:
         merged: dict[tuple[str, str], list[Any]] = {}
         for s, (count, size, wit) in states.items():
             va, vb = value(s)
@@ -1082,6 +1546,7 @@ def diff_packs(a: Pack | str | Path, b: Pack | str | Path, *, max_cases: int = D
                     e[1], e[2] = size, wit
         out = []
         for (va, vb), (count, _, wit) in merged.items():
+
             def keep(case: Case, cell: tuple[str, str] = (va, vb)) -> bool:
                 return check(evaluate(case, pa), evaluate(case, pb)) == cell
 
@@ -1093,28 +1558,39 @@ def diff_packs(a: Pack | str | Path, b: Pack | str | Path, *, max_cases: int = D
             if check(da, db) != (va, vb):  # the decomposition must agree with a full evaluation
                 raise RuntimeError(
                     f"diff: witness for {kind} {subject} {va}→{vb} evaluates to {check(da, db)}: "
-                    f"{json.dumps(_case_data(case))}")
-            out.append(Cell(kind=kind, subject=subject, a=va, b=vb, cases=count,
-                            share=count / searched if searched else 0.0,
-                            witness=Witness(facts_set=facts_set(case), case=_case_data(case),
-                                            a=_summary(pa, da), b=_summary(pb, db)),
-                            paragraph_a=paragraphs[0], paragraph_b=paragraphs[1]))
+                    f"{json.dumps(_case_data(case))}"
+                )
+            out.append(
+                Cell(
+                    kind=kind,
+                    subject=subject,
+                    a=va,
+                    b=vb,
+                    cases=count,
+                    share=count / searched if searched else 0.0,
+                    witness=Witness(
+                        facts_set=facts_set(case),
+                        case=_case_data(case),
+                        a=_summary(pa, da),
+                        b=_summary(pb, db),
+                    ),
+                    paragraph_a=paragraphs[0],
+                    paragraph_b=paragraphs[1],
+                )
+            )
         return sorted(out, key=_cell_order(pa, pb))
 
     compared: list[str] = []
     outcome_cells: list[Cell] = []
     if compare_outcomes:
         compared.append("outcome")
-        states = search.dp(search.outcome_part, 0)
         outcome_cells = cells_of(
-            "outcome", "outcome", states,
+            "outcome",
+            "outcome",
+            search.dp(),
             lambda s: (pa.level_ids[s[0]], pb.level_ids[s[2]]),
-            lambda da, db: (da.outcome.id, db.outcome.id))
-
-    def fn_value(s: tuple[int, ...]) -> tuple[int, int]:
-        ia = sa.range_index[(s[0], s[1])]
-        ib = sb.range_index[(s[2], s[3])]
-        return s[4 + ia], s[4 + nA + ib]
+            lambda da, db: (da.outcome.id, db.outcome.id),
+        )
 
     dim_cells: list[Cell] = []
     for dim in shared:
@@ -1125,67 +1601,118 @@ def diff_packs(a: Pack | str | Path, b: Pack | str | Path, *, max_cases: int = D
             v = rule.sets.get(_d)
             return DIMENSIONS[_d].index(v) if v is not None else 0
 
-        def part(g: _Group, k: tuple[Any, Any], _r: Callable[[Rule], int] = dim_rank) -> tuple[int, ...]:
-            return search.outcome_part(g, k) + search.effect_part(g, k, (_r, _r))
-
-        states = search.dp(part, nA + nB)
+        depth = len(values) - 1
         dim_cells += cells_of(
-            "dimension", dim, states,
-            lambda s, _v=values: (_v[fn_value(s)[0]], _v[fn_value(s)[1]]),
-            lambda da, db, _d=dim: (da.dimensions[_d].value, db.dimensions[_d].value))
+            "dimension",
+            dim,
+            search.dp((dim_rank, dim_rank), depth),
+            _named(search, depth, values),
+            _dimension_of(dim),
+        )
 
     action_cells: list[Cell] = []
     if compare_outcomes:
         compared.append("actions")
+        names = ("not required", "required")
+        # Actions required by the same rules share one search.
+        by_rules: dict[tuple[tuple[str, ...], tuple[str, ...]], Dist] = {}
         for x, y, _ in _match(pa.actions, pb.actions):
             ida = x.id if x is not None else None
             idb = y.id if y is not None else None
-            subject = ida if ida is not None and (idb is None or ida == idb) else f"{ida} / {idb}"
-            if ida is None:
-                subject = str(idb)
-
-            def req_a(rule: Rule, _x: str | None = ida) -> int:
-                return int(_x is not None and _x in rule.actions)
-
-            def req_b(rule: Rule, _x: str | None = idb) -> int:
-                return int(_x is not None and _x in rule.actions)
-
-            if not any(req_a(r) for r in pa.rules) and not any(req_b(r) for r in pb.rules):
+            rules_key = (
+                tuple(r.id for r in pa.rules if ida is not None and ida in r.actions),
+                tuple(r.id for r in pb.rules if idb is not None and idb in r.actions),
+            )
+            if not rules_key[0] and not rules_key[1]:
                 continue
-
-            def apart(g: _Group, k: tuple[Any, Any], _f: tuple[Callable[[Rule], int], Callable[[Rule], int]]
-                      = (req_a, req_b)) -> tuple[int, ...]:
-                return search.outcome_part(g, k) + search.effect_part(g, k, _f)
-
-            states = search.dp(apart, nA + nB)
-            names = ("not required", "required")
+            if rules_key not in by_rules:
+                effects = (_required_by(rules_key[0]), _required_by(rules_key[1]))
+                by_rules[rules_key] = search.dp(effects, 1)
+            subject = str(idb) if ida is None else ida if idb in (None, ida) else f"{ida} / {idb}"
             action_cells += cells_of(
-                "action", subject, states,
-                lambda s: (names[fn_value(s)[0]], names[fn_value(s)[1]]),
-                lambda da, db, _a=ida, _b=idb: (
-                    names[any(r.id == _a for r in da.actions)], names[any(r.id == _b for r in db.actions)]),
-                (x.citation.paragraph if x is not None else None, y.citation.paragraph if y is not None else None))
+                "action",
+                subject,
+                by_rules[rules_key],
+                _named(search, 1, names),
+                _requirement_of(ida, idb, names),
+                (
+                    x.citation.paragraph if x is not None else None,
+                    y.citation.paragraph if y is not None else None,
+                ),
+            )
 
     notes: list[str] = []
     if not compare_outcomes:
-        notes.append("The packs are of different boards with different ladders: outcomes are compared "
-                     "through the shared dimensions only, and required actions are not compared.")
+        notes.append(
+            "The packs are of different boards with different ladders: outcomes are compared "
+            "through the shared dimensions only, and required actions are not compared."
+        )
     if not shared:
         notes.append("The packs declare no shared outcome dimension to compare.")
     if not exhaustive:
-        notes.append("Not exhaustive: a group of interacting facts was too large to enumerate and was "
-                     "sampled; witnesses were shrunk. Raise --max-cases to search more.")
+        notes.append(
+            "Not exhaustive: a group of interacting facts was too large to enumerate and was "
+            "sampled; witnesses were shrunk. Raise --max-cases to search more."
+        )
     info = SearchInfo(
-        exhaustive=exhaustive, space=space, searched=searched, evaluations=search.evals[0],
-        seconds=round(time.perf_counter() - started, 3), max_cases=max_cases, assessment_date=on,
+        exhaustive=exhaustive,
+        space=space,
+        searched=searched,
+        evaluations=search.evals[0],
+        seconds=round(time.perf_counter() - started, 3),
+        max_cases=max_cases,
+        assessment_date=on,
         compared=compared,
-        groups=[GroupInfo(facts=[v.name for v in g.vars], size=g.size, searched=g.searched,
-                          exhaustive=g.exhaustive) for g in search.groups],
+        groups=[
+            GroupInfo(facts=search.facts_of(n), size=n.size, searched=n.searched, exhaustive=n.exhaustive)
+            for n in search.top
+        ],
         notes=notes,
     )
-    return PackDiff(a=_pack_info(pa), b=_pack_info(pb), same_ladder=same_ladder,
-                    structural=structural_diff(pa, pb), outcomes=outcome_cells, dimensions=dim_cells,
-                    actions=action_cells, search=info)
+    return PackDiff(
+        a=_pack_info(pa),
+        b=_pack_info(pb),
+        same_ladder=same_ladder,
+        structural=structural_diff(pa, pb),
+        outcomes=outcome_cells,
+        dimensions=dim_cells,
+        actions=action_cells,
+        search=info,
+    )
+
+
+def _named(search: _Search, depth: int, names: Sequence[str]) -> Callable[[tuple[int, ...]], tuple[str, str]]:
+    def value(key: tuple[int, ...]) -> tuple[str, str]:
+        va, vb = search.values(key, depth)
+        return names[va], names[vb]
+
+    return value
+
+
+def _dimension_of(dim: str) -> Callable[[Decision, Decision], tuple[str, str]]:
+    def value(da: Decision, db: Decision) -> tuple[str, str]:
+        return da.dimensions[dim].value, db.dimensions[dim].value
+
+    return value
+
+
+def _required_by(rule_ids: tuple[str, ...]) -> Effect:
+    def value(rule: Rule) -> int:
+        return int(rule.id in rule_ids)
+
+    return value
+
+
+def _requirement_of(
+    ida: str | None, idb: str | None, names: Sequence[str]
+) -> Callable[[Decision, Decision], tuple[str, str]]:
+    def value(da: Decision, db: Decision) -> tuple[str, str]:
+        return (
+            names[any(x.id == ida for x in da.actions)],
+            names[any(x.id == idb for x in db.actions)],
+        )
+
+    return value
 
 
 def _cell_order(pa: Pack, pb: Pack) -> Callable[[Cell], tuple[Any, ...]]:
@@ -1206,13 +1733,16 @@ def _cell_order(pa: Pack, pb: Pack) -> Callable[[Cell], tuple[Any, ...]]:
 
 
 def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, allow_unicode=True,
-                          width=10_000).strip()
+    """A value as one line of YAML (flow style)."""
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10_000)
+    text = text.strip()
+    return text[:-4].rstrip() if text.endswith("\n...") else text
 
 
 def _case_yaml(case: dict[str, Any]) -> str:
-    return yaml.safe_dump(case, default_flow_style=None, sort_keys=False, allow_unicode=True,
-                          width=100).rstrip()
+    """A witness as a case file (dates unquoted, only the facts set)."""
+    native = Case.model_validate(case).model_dump(exclude_defaults=True)
+    return yaml.safe_dump(native, default_flow_style=None, sort_keys=False, allow_unicode=True, width=100).rstrip()
 
 
 def _n(x: int) -> str:
@@ -1267,7 +1797,8 @@ def _because(s: DecisionSummary, cell: Cell) -> str:
     ids = {cell.subject, *cell.subject.split(" / ")}
     hit = [x for x in s.actions if x.id in ids]
     if hit:
-        return f"required [{hit[0].paragraph}] because {', '.join(hit[0].because)}; outcome {s.outcome}"
+        because = ", ".join(hit[0].because)
+        return f"required [{hit[0].paragraph}] because {because}; outcome {s.outcome}"
     return f"not required; outcome {s.outcome}"
 
 
@@ -1287,21 +1818,27 @@ def render_text(d: PackDiff) -> str:
         out.append(f"  {tag}: {p.board} — {p.title} ({p.path or p.ref}, sha256 {p.sha256[:12]})")
     out.append("")
     out.append(f"STRUCTURE: {len(d.structural.changes)} change(s)")
-    for c in d.structural.changes:
-        out.append("  " + _change_line(c))
-        if c.change == "changed" or c.section == "citation":
-            for f in c.fields:
+    for ch in d.structural.changes:
+        out.append("  " + _change_line(ch))
+        if ch.change == "changed" or ch.section == "citation":
+            for f in ch.fields:
                 if f.field != "id":
                     out += _field_lines(f, "      ")
     out.append("")
     mode = "exhaustive" if s.exhaustive else "NOT exhaustive (sampled)"
-    out.append(f"OUTCOMES: {mode}; {_n(s.searched)} cases searched"
-               + (f" of {_n(s.space)}" if s.searched != s.space else "")
-               + f" ({sum(len(g.facts) for g in s.groups)} facts in {len(s.groups)} independent groups)"
-               f"; compared: {', '.join(s.compared) or 'nothing'}")
+    out.append(
+        f"OUTCOMES: {mode}; {_n(s.searched)} cases searched"
+        + (f" of {_n(s.space)}" if s.searched != s.space else "")
+        + f" ({sum(len(g.facts) for g in s.groups)} facts in {len(s.groups)} independent groups)"
+        f"; compared: {', '.join(s.compared) or 'nothing'}"
+    )
     for note in s.notes:
         out.append(f"  note: {note}")
-    for title, cells in (("Outcome", d.outcomes), ("Dimension", d.dimensions), ("Required action", d.actions)):
+    for title, cells in (
+        ("Outcome", d.outcomes),
+        ("Dimension", d.dimensions),
+        ("Required action", d.actions),
+    ):
         if not cells:
             continue
         out.append("")
@@ -1313,8 +1850,10 @@ def render_text(d: PackDiff) -> str:
             out.append(f"    A: {_because(c.witness.a, c)}")
             out.append(f"    B: {_because(c.witness.b, c)}")
     if not d.cells:
-        out.append("  No case is decided differently" + (" in the searched space." if s.exhaustive else
-                                                         " in the sampled cases."))
+        out.append(
+            "  No case is decided differently"
+            + (" in the searched space." if s.exhaustive else " in the sampled cases.")
+        )
     out.append("")
     out.append(f"({_n(s.evaluations)} evaluations in {s.seconds:.2f} s)")
     return "\n".join(out) + "\n"
@@ -1328,17 +1867,26 @@ def render_markdown(d: PackDiff) -> str:
     s = d.search
     out = [f"# Pack diff: {d.a.ref} → {d.b.ref}", ""]
     out += ["| | A | B |", "|---|---|---|"]
-    for label, f in (("Board", "board"), ("Title", "title"), ("Version", "version"), ("File", "path")):
+    for label, f in (
+        ("Board", "board"),
+        ("Title", "title"),
+        ("Version", "version"),
+        ("File", "path"),
+    ):
         out.append(f"| {label} | {_md(str(getattr(d.a, f)))} | {_md(str(getattr(d.b, f)))} |")
     out.append(f"| sha256 | `{d.a.sha256[:12]}` | `{d.b.sha256[:12]}` |")
     out += ["", "## Summary", ""]
     out.append(f"- Structural changes: {len(d.structural.changes)}")
-    out.append(f"- Outcome differences: {len(d.outcomes)}; dimension differences: {len(d.dimensions)}; "
-               f"required-action differences: {len(d.actions)}")
+    out.append(
+        f"- Outcome differences: {len(d.outcomes)}; dimension differences: {len(d.dimensions)}; "
+        f"required-action differences: {len(d.actions)}"
+    )
     mode = "exhaustive" if s.exhaustive else "**not exhaustive** (sampled)"
-    out.append(f"- Search: {mode}, {_n(s.searched)} cases"
-               + (f" of {_n(s.space)}" if s.searched != s.space else "")
-               + f", assessment date {s.assessment_date.isoformat()}, compared: {', '.join(s.compared)}")
+    out.append(
+        f"- Search: {mode}, {_n(s.searched)} cases"
+        + (f" of {_n(s.space)}" if s.searched != s.space else "")
+        + f", assessment date {s.assessment_date.isoformat()}, compared: {', '.join(s.compared)}"
+    )
     for note in s.notes:
         out.append(f"- {note}")
     out += ["", "## What changed in the text", ""]
@@ -1346,19 +1894,24 @@ def render_markdown(d: PackDiff) -> str:
         out.append("Nothing.")
     else:
         out += ["| Section | Change | Item | Paragraph | Detail |", "|---|---|---|---|---|"]
-        for c in d.structural.changes:
-            ident = c.id if c.id_b in (None, c.id) else f"{c.id} → {c.id_b}"
-            if c.change == "changed" or c.section == "citation":
+        for ch in d.structural.changes:
+            ident = ch.id if ch.id_b in (None, ch.id) else f"{ch.id} → {ch.id_b}"
+            if ch.change == "changed" or ch.section == "citation":
                 detail = "; ".join(
                     f"{f.field}: {_md(_flow(f.a) if f.a is not None else '—')} → "
-                    f"{_md(_flow(f.b) if f.b is not None else '—')}" for f in c.fields)
+                    f"{_md(_flow(f.b) if f.b is not None else '—')}"
+                    for f in ch.fields
+                )
             else:
-                detail = _md(c.title or "")
-            if c.matched_by not in (None, "id"):
-                detail = f"(matched by {c.matched_by}) {detail}"
-            out.append(f"| {c.section} | {c.change} | `{ident}` | {_md(c.paragraph or '')} | {detail} |")
-    for title, cells in (("Outcomes", d.outcomes), ("Outcome dimensions", d.dimensions),
-                         ("Required actions", d.actions)):
+                detail = _md(ch.title or "")
+            if ch.matched_by not in (None, "id"):
+                detail = f"(matched by {ch.matched_by}) {detail}"
+            out.append(f"| {ch.section} | {ch.change} | `{ident}` | {_md(ch.paragraph or '')} | {detail} |")
+    for title, cells in (
+        ("Outcomes", d.outcomes),
+        ("Outcome dimensions", d.dimensions),
+        ("Required actions", d.actions),
+    ):
         out += ["", f"## Families treated differently: {title.lower()}", ""]
         if not cells:
             out.append("No case in the searched space is decided differently.")
@@ -1367,15 +1920,32 @@ def render_markdown(d: PackDiff) -> str:
         for c in cells:
             out.append(f"| {_md(_cell_title(c))} | {_n(c.cases)} | {_pct(c.share)} | {c.witness.facts_set} |")
         for c in cells:
-            out += ["", f"### {_md(_cell_title(c))}", "",
-                    f"{_n(c.cases)} cases ({_pct(c.share)}). Smallest case:", "", "```yaml",
-                    _case_yaml(c.witness.case), "```", "",
-                    f"- **A** ({d.a.ref}): {_md(_because(c.witness.a, c))}",
-                    f"- **B** ({d.b.ref}): {_md(_because(c.witness.b, c))}"]
-    out += ["", "## Search", "", "| Facts (one group) | Cases | Searched | Exhaustive |", "|---|---:|---:|---|"]
+            out += [
+                "",
+                f"### {_md(_cell_title(c))}",
+                "",
+                f"{_n(c.cases)} cases ({_pct(c.share)}). Smallest case:",
+                "",
+                "```yaml",
+                _case_yaml(c.witness.case),
+                "```",
+                "",
+                f"- **A** ({d.a.ref}): {_md(_because(c.witness.a, c))}",
+                f"- **B** ({d.b.ref}): {_md(_because(c.witness.b, c))}",
+            ]
+    out += [
+        "",
+        "## Search",
+        "",
+        "| Facts (one group) | Cases | Searched | Exhaustive |",
+        "|---|---:|---:|---|",
+    ]
     for g in s.groups:
-        out.append(f"| {_md(', '.join(g.facts) or '(outcome tests only)')} | {_n(g.size)} | {_n(g.searched)} | "
-                   f"{'yes' if g.exhaustive else 'no'} |")
+        out.append(
+            f"| {_md(', '.join(g.facts) or '(outcome tests only)')} | {_n(g.size)} "
+            f"| {_n(g.searched)} | "
+            f"{'yes' if g.exhaustive else 'no'} |"
+        )
     out += ["", f"{_n(s.evaluations)} evaluations in {s.seconds:.2f} s.", ""]
     return "\n".join(out)
 
@@ -1401,28 +1971,47 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
         help="what changed between two packs, in the text and in the outcomes",
-        description="Structural and outcome diff of two packs (by reference, e.g. london@2008-03, or by "
-                    "file). Exit status: 0 no difference, 1 differences found, 2 error.",
+        description="Structural and outcome diff of two packs (by reference, e.g. "
+        "london@2008-03, or by file). Exit status: 0 no difference, 1 differences found, 2 error.",
     )
     p.add_argument("a", help="pack A (the current procedure): reference or file")
     p.add_argument("b", help="pack B (the revision or other board's procedure): reference or file")
     p.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
-    p.add_argument("--max-cases", type=int, default=DEFAULT_MAX_CASES, metavar="N",
-                   help=f"largest group of interacting facts to enumerate in full (default {DEFAULT_MAX_CASES:,}); "
-                        "larger groups are sampled and the report says so")
-    p.add_argument("--dimension", action="append", choices=list(DIMENSIONS), metavar="D",
-                   help="compare only this shared outcome dimension (repeatable): "
-                        + ", ".join(DIMENSIONS))
-    p.add_argument("--assessment-date", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                   help="assessment date of the searched cases (default: the later in-force date)")
+    p.add_argument(
+        "--max-cases",
+        type=int,
+        default=DEFAULT_MAX_CASES,
+        metavar="N",
+        help="largest group of interacting facts to enumerate in full "
+        f"(default {DEFAULT_MAX_CASES:,}); larger groups are sampled and the report says so",
+    )
+    p.add_argument(
+        "--dimension",
+        action="append",
+        choices=list(DIMENSIONS),
+        metavar="D",
+        help="compare only this shared outcome dimension (repeatable): " + ", ".join(DIMENSIONS),
+    )
+    p.add_argument(
+        "--assessment-date",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="assessment date of the searched cases (default: the later in-force date)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for sampled searches (default 0)")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    d = diff_packs(args.a, args.b, max_cases=args.max_cases, dimensions=args.dimension,
-                   assessment_date=args.assessment_date, seed=args.seed)
+    d = diff_packs(
+        args.a,
+        args.b,
+        max_cases=args.max_cases,
+        dimensions=args.dimension,
+        assessment_date=args.assessment_date,
+        seed=args.seed,
+    )
     text = render(d, args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

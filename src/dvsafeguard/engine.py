@@ -18,11 +18,13 @@ rule becomes two durable rules, ``<id>#T`` (certainly true) and ``<id>#P`` (poss
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import operator
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .conditions import (
@@ -39,7 +41,6 @@ from .conditions import (
     compare,
     count_truth,
     kleene_all,
-    kleene_any,
     months_before,
 )
 from .derive import DERIVED, CaseView
@@ -53,11 +54,15 @@ OutcomeRange = tuple[int, int]
 
 @dataclass(frozen=True)
 class Match:
-    """Which rules hold for one case: rule id → True / None (unknown); false rules are absent."""
+    """Which rules hold for one case: rule id → True / None (unknown); false rules are absent.
+
+    ``truths`` (compiled engine only): the truth of every rule of the pack, in pack order.
+    """
 
     outcome_rules: dict[str, Truth]
     action_rules: dict[str, Truth]
     outcome_range: OutcomeRange
+    truths: list[Truth] | None = field(default=None, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,12 +89,40 @@ def count_range(view: CaseView, node: CountTest, where: ItemFn | None) -> tuple[
     return lo, (lo + unknown if complete is True else None)
 
 
+def cond_key(cond: Condition | None) -> str:
+    """A canonical text of a condition: equal conditions (wherever they appear) share one key."""
+    if cond is None:
+        return ""
+    data = cond.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(data, sort_keys=True)
+
+
+_MISS: Any = object()
+_memo_ids = itertools.count()
+
+
+def memo_key() -> int:
+    """A fresh key for ``CaseView.memo``: each memoised computation has its own (one counter)."""
+    return next(_memo_ids)
+
+
+CountRange = tuple[int, int | None]
+CountFn = Callable[[CaseView], CountRange]
+
+
 class _Compiler:
-    """Compiles conditions into closures; derived facts are computed at most once per case view."""
+    """Compiles conditions into closures.
+
+    Derived facts and counts are computed at most once per case view (kept in ``view.memo``):
+    identical count nodes anywhere in the pack (same list, ``where`` and window) share one count.
+    """
 
     def __init__(self, pack: Pack | None) -> None:
         self.pack = pack
-        self._derived: dict[str, Callable[[CaseView], Value]] = {}
+        self._derived: dict[str, tuple[int, Callable[[CaseView], Value]]] = {}
+        self._derived_fns: dict[str, Callable[[CaseView], Value]] = {}
+        self._counts: dict[tuple[str, str, int | None], tuple[int, CountFn]] = {}
+        self._count_fns: dict[int, CountFn] = {}
 
     def value_fn(self, path: str) -> Callable[[CaseView], Value]:
         if path.startswith("derived."):
@@ -101,17 +134,34 @@ class _Compiler:
 
         return get
 
-    def _derived_fn(self, name: str) -> Callable[[CaseView], Value]:
-        if name not in self._derived:
+    def count_fn(self, node: CountTest) -> CountFn:
+        """``count_range`` of a count node, memoised per case view and shared by equal nodes."""
+        key, compute = self._count_parts(node)
+        fn = self._count_fns.get(key)
+        if fn is None:
+            fn = self._count_fns[key] = _memo_get(key, compute)
+        return fn
+
+    def _count_parts(self, node: CountTest) -> tuple[int, CountFn]:
+        skey = (node.count, cond_key(node.where), node.within_months)
+        parts = self._counts.get(skey)
+        if parts is None:
+            where = self.item(node.where) if node.where is not None else None
+            parts = self._counts[skey] = (memo_key(), _count_compute(node, where))
+        return parts
+
+    def _derived_parts(self, name: str) -> tuple[int, Callable[[CaseView], Value]]:
+        parts = self._derived.get(name)
+        if parts is None:
             d = DERIVED[name]
             definition = d.definition
+            compute: Callable[[CaseView], Value]
             if d.kind == "count":
                 assert isinstance(definition, CountTest)
-                where = self.item(definition.where) if definition.where else None
-                node = definition
+                count = self.count_fn(definition)
 
                 def compute(view: CaseView) -> Value:
-                    lo, hi = count_range(view, node, where)
+                    lo, hi = count(view)
                     return (float(lo), None if hi is None else float(hi))
             elif d.kind == "confirmed":
                 truth = self.top(definition)
@@ -119,49 +169,56 @@ class _Compiler:
                 def compute(view: CaseView) -> Value:
                     return truth(view) is True
             else:
-                truth = self.top(definition)
+                compute = self.top(definition)
+            parts = self._derived[name] = (memo_key(), compute)
+        return parts
 
-                def compute(view: CaseView) -> Value:
-                    return truth(view)
-
-            def cached(view: CaseView, _n: str = name, _c: Callable[[CaseView], Value] = compute) -> Value:
-                memo = view.__dict__.setdefault("_memo", {})
-                if _n not in memo:
-                    memo[_n] = _c(view)
-                return memo[_n]  # type: ignore[no-any-return]
-
-            self._derived[name] = cached
-        return self._derived[name]
+    def _derived_fn(self, name: str) -> Callable[[CaseView], Value]:
+        fn = self._derived_fns.get(name)
+        if fn is None:
+            fn = self._derived_fns[name] = _memo_get(*self._derived_parts(name))
+        return fn
 
     def top(self, cond: Condition) -> TopFn:
         if isinstance(cond, AllOf):
-            return _all([self.top(c) for c in cond.all])  # type: ignore[arg-type]
+            return _all([self.top(c) for c in cond.all])
         if isinstance(cond, AnyOf):
-            return _any([self.top(c) for c in cond.any])  # type: ignore[arg-type]
+            return _any([self.top(c) for c in cond.any])
         if isinstance(cond, NotOf):
-            return _not(self.top(cond.not_))  # type: ignore[arg-type]
+            return _not(self.top(cond.not_))
         if isinstance(cond, FactTest):
             op, bound = cond.op()
-            return _leaf(op, bound, self.value_fn(cond.fact))  # type: ignore[arg-type]
+            if cond.fact.startswith("derived."):
+                return _memo_leaf(op, bound, *self._derived_parts(cond.fact))
+            return _case_leaf(op, bound, operator.attrgetter(cond.fact))
         if isinstance(cond, CountTest):
-            where = self.item(cond.where) if cond.where is not None else None
-            node = cond
-            return lambda v: count_truth(*count_range(v, node, where), node.at_least, node.at_most)
+            return _count_test(*self._count_parts(cond), cond.at_least, cond.at_most)
         if isinstance(cond, OutcomeTest):
-            lo_b, hi_b, allowed = self.outcome_bounds(cond)
-            n = len(self.pack.ladder) if self.pack else 0
-            ok = frozenset(r for r in range(n) if lo_b <= r <= hi_b and (allowed is None or r in allowed))
-
-            def outcome_truth(v: CaseView) -> Truth:
-                # Actions follow the outcome the known facts establish (the lowest bound); a level
-                # that unknown facts could still reach makes the test undecided.
-                lo, hi = v.__dict__["outcome_range"]
-                if lo in ok:
-                    return True
-                return None if any(r in ok for r in range(lo + 1, hi + 1)) else False
-
-            return outcome_truth
+            return self._outcome_test(cond)
         raise TypeError(type(cond))  # pragma: no cover
+
+    def _outcome_test(self, cond: OutcomeTest) -> TopFn:
+        lo_b, hi_b, allowed = self.outcome_bounds(cond)
+        n = len(self.pack.ladder) if self.pack else 0
+        ok = frozenset(r for r in range(n)
+                       if lo_b <= r <= hi_b and (allowed is None or r in allowed))
+
+        # Actions follow the outcome the known facts establish (the lowest bound); a level that
+        # unknown facts could still reach makes the test undecided.
+        def truth_of(rng: OutcomeRange) -> Truth:
+            lo, hi = rng
+            if lo in ok:
+                return True
+            return None if any(r in ok for r in range(lo + 1, hi + 1)) else False
+
+        table = {(lo, hi): truth_of((lo, hi)) for lo in range(n) for hi in range(lo, n)}
+
+        def outcome_truth(v: CaseView) -> Truth:
+            rng = v.__dict__["outcome_range"]
+            t = table.get(rng, _MISS)
+            return truth_of(rng) if t is _MISS else t
+
+        return outcome_truth
 
     def outcome_bounds(self, cond: OutcomeTest) -> tuple[int, int, set[int] | None]:
         assert self.pack is not None
@@ -173,22 +230,160 @@ class _Compiler:
 
     def item(self, cond: Condition) -> ItemFn:
         if isinstance(cond, AllOf):
-            return _all([self.item(c) for c in cond.all])  # type: ignore[arg-type]
+            return _all([self.item(c) for c in cond.all])
         if isinstance(cond, AnyOf):
-            return _any([self.item(c) for c in cond.any])  # type: ignore[arg-type]
+            return _any([self.item(c) for c in cond.any])
         if isinstance(cond, NotOf):
-            return _not(self.item(cond.not_))  # type: ignore[arg-type]
+            return _not(self.item(cond.not_))
         if isinstance(cond, FactTest):
             op, bound = cond.op()
-            key = cond.fact
-            return _leaf(op, bound, lambda it: it.get(key))  # type: ignore[arg-type]
+            return _item_leaf(op, bound, cond.fact)
         raise TypeError(f"{type(cond).__name__} is not allowed inside a count's where")
+
+
+def _memo_get(key: int, compute: Callable[[CaseView], Any]) -> Callable[[CaseView], Any]:
+    """``compute(view)``, computed once per view (kept in ``view.memo[key]``)."""
+    def get(view: CaseView) -> Any:
+        memo = view.memo
+        v = memo.get(key, _MISS)
+        if v is _MISS:
+            v = memo[key] = compute(view)
+        return v
+
+    return get
+
+
+def _count_compute(node: CountTest, where: ItemFn | None) -> CountFn:
+    """``count_range(view, node, where)``, specialised for the common shapes of a count."""
+    collection = node.count
+    if node.within_months:
+        return lambda view: count_range(view, node, where)
+    if where is None:
+        def count_all(view: CaseView) -> CountRange:
+            items, complete = view.items(collection)
+            if items is None:
+                return 0, None
+            return len(items), (len(items) if complete is True else None)
+        return count_all
+    w = node.where
+    if isinstance(w, FactTest) and w.op()[0] == "is" and isinstance(w.op()[1], bool):
+        # the common `where: {fact: f, is: true}`, inlined (same logic as _leaf's is_bool)
+        key, bound = w.fact, w.op()[1]
+
+        def count_bool(view: CaseView) -> CountRange:
+            items, complete = view.items(collection)
+            if items is None:
+                return 0, None
+            lo = unknown = 0
+            for item in items:
+                v = item.get(key)
+                if v is None:
+                    unknown += 1
+                elif v is bound:
+                    lo += 1
+            return lo, (lo + unknown if complete is True else None)
+        return count_bool
+    test = where
+
+    def count_where(view: CaseView) -> CountRange:
+        items, complete = view.items(collection)
+        if items is None:
+            return 0, None
+        lo = unknown = 0
+        for item in items:
+            t = test(item)
+            if t is True:
+                lo += 1
+            elif t is None:
+                unknown += 1
+        return lo, (lo + unknown if complete is True else None)
+    return count_where
+
+
+def _count_test(key: int, compute: CountFn, at_least: int | None, at_most: int | None) -> TopFn:
+    if at_most is None and at_least is not None:
+        least = at_least
+
+        def count_at_least(view: CaseView) -> Truth:
+            memo = view.memo
+            r = memo.get(key)
+            if r is None:
+                r = memo[key] = compute(view)
+            lo, hi = r
+            return True if lo >= least else (False if hi is not None and hi < least else None)
+        return count_at_least
+    count = _memo_get(key, compute)
+
+    def count_both(view: CaseView) -> Truth:
+        lo, hi = count(view)
+        return count_truth(lo, hi, at_least, at_most)
+    return count_both
+
+
+def _item_leaf(op: str, bound: Any, key: str) -> ItemFn:
+    """A test of a field of a list item (the same answers as ``_leaf``, read inline)."""
+    if op == "is" and isinstance(bound, bool):
+        def is_bool(item: dict[str, Value]) -> Truth:
+            v = item.get(key)
+            return None if v is None else v is bound
+        return is_bool
+    if op in ("lt", "lte", "gt", "gte"):
+        def number(item: dict[str, Value]) -> Truth:
+            v = item.get(key)
+            if type(v) is not tuple:
+                return compare(op, v, bound)
+            lo, hi = v  # an interval (a child's age): what compare() does, without its dispatch
+            if op == "lt":
+                return True if hi is not None and hi < bound else (False if lo >= bound else None)
+            if op == "lte":
+                return True if hi is not None and hi <= bound else (False if lo > bound else None)
+            if op == "gt":
+                return True if lo > bound else (False if hi is not None and hi <= bound else None)
+            return True if lo >= bound else (False if hi is not None and hi < bound else None)
+        return number
+    return _leaf(op, bound, lambda it: it.get(key))
+
+
+def _case_leaf(op: str, bound: Any, getter: Callable[[Any], Any]) -> TopFn:
+    """A test of a fact of the case itself (read straight from the case)."""
+    if op == "is" and isinstance(bound, bool):
+        def is_bool(view: CaseView) -> Truth:
+            v = getter(view.case)
+            return None if v is None else v is bound
+        return is_bool
+    return _leaf(op, bound, lambda view: getter(view.case))
+
+
+def _memo_leaf(op: str, bound: Any, key: int, compute: Callable[[CaseView], Value]) -> TopFn:
+    """A test of a derived fact, computed once per view."""
+    if op == "is" and isinstance(bound, bool):
+        def is_bool(view: CaseView) -> Truth:
+            memo = view.memo
+            v = memo.get(key, _MISS)
+            if v is _MISS:
+                v = memo[key] = compute(view)
+            return None if v is None else v is bound
+        return is_bool
+    return _leaf(op, bound, _memo_get(key, compute))
 
 
 # Closures specialised once per node; each returns True, False or None (unknown).
 def _all(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+
+        def f2(x: Any) -> Truth:
+            t = a(x)
+            if t is False:
+                return False
+            u = b(x)
+            if u is False:
+                return False
+            return None if t is None or u is None else True
+
+        return f2
 
     def f(x: Any) -> Truth:
         unknown = False
@@ -206,6 +401,19 @@ def _all(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
 def _any(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 2:
+        a, b = parts
+
+        def f2(x: Any) -> Truth:
+            t = a(x)
+            if t is True:
+                return True
+            u = b(x)
+            if u is True:
+                return True
+            return None if t is None or u is None else False
+
+        return f2
 
     def f(x: Any) -> Truth:
         unknown = False
@@ -260,11 +468,12 @@ def _outcome_rank(pack: Pack, rule: Rule) -> int:
 
 def outcome_range(pack: Pack, truths: dict[str, Truth]) -> OutcomeRange:
     """Lowest and highest outcome rank given which outcome rules are certain / possible."""
-    lo = hi = pack.rank(pack.default_outcome)
+    rank = {lv.id: i for i, lv in enumerate(pack.ladder)}
+    lo = hi = rank[pack.default_outcome]
     for rule in pack.rules:
         if rule.outcome is None or rule.id not in truths:
             continue
-        r = pack.rank(rule.outcome)
+        r = rank[rule.outcome]
         hi = max(hi, r)
         if truths[rule.id] is True:
             lo = max(lo, r)
@@ -277,24 +486,46 @@ class CompiledPack:
     def __init__(self, pack: Pack) -> None:
         self.pack = pack
         c = _Compiler(pack)
-        self.outcome_fns = [(r.id, c.top(r.when)) for r in pack.rules if r.outcome is not None]
-        self.other_fns = [(r.id, c.top(r.when)) for r in pack.rules if r.outcome is None]
+        fns = [c.top(r.when) for r in pack.rules]
         self.compiler = c
+        # (rule id, truth function), kept for callers that evaluate rules one by one
+        rules = list(enumerate(zip(pack.rules, fns, strict=True)))
+        self.outcome_fns = [(r.id, fn) for _, (r, fn) in rules if r.outcome is not None]
+        self.other_fns = [(r.id, fn) for _, (r, fn) in rules if r.outcome is None]
+        self._n = len(pack.rules)
+        self._default = pack.rank(pack.default_outcome)
+        self._outcome = [(i, r.id, fn, pack.rank(r.outcome))
+                         for i, (r, fn) in rules if r.outcome is not None]
+        self._other = [(i, r.id, fn) for i, (r, fn) in rules if r.outcome is None]
 
     def match(self, view: CaseView) -> Match:
+        truths: list[Truth] = [False] * self._n
         outcome: dict[str, Truth] = {}
-        for rid, fn in self.outcome_fns:
+        lo = hi = self._default
+        for i, rid, fn, rank in self._outcome:
             t = fn(view)
             if t is not False:
-                outcome[rid] = t
-        rng = outcome_range(self.pack, outcome)
+                truths[i] = outcome[rid] = t
+                if rank > hi:
+                    hi = rank
+                if t is True and rank > lo:
+                    lo = rank
+        rng = (lo, hi)
         view.__dict__["outcome_range"] = rng
         other: dict[str, Truth] = {}
-        for rid, fn in self.other_fns:
+        for i, rid, fn in self._other:
             t = fn(view)
             if t is not False:
-                other[rid] = t
-        return Match(outcome, other, rng)
+                truths[i] = other[rid] = t
+        # the same as Match(outcome, other, rng, truths), without the frozen dataclass's __init__
+        m = _new(Match)
+        _setattr(m, "__dict__", {"outcome_rules": outcome, "action_rules": other,
+                                 "outcome_range": rng, "truths": truths})
+        return m
+
+
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,11 +588,10 @@ class _Encoder:
             f = self._number_feature(self.compiler.value_fn(cond.fact))
             return _interval_compare(f, op, bound)
         if isinstance(cond, CountTest):
-            where = self.compiler.item(cond.where) if cond.where is not None else None
-            node = cond
+            count = self.compiler.count_fn(cond)
 
             def enc(v: CaseView) -> tuple[float, float]:
-                lo, hi = count_range(v, node, where)
+                lo, hi = count(v)
                 return (float(lo), _BIG if hi is None else float(hi))
 
             f = self._feature(enc)
@@ -401,6 +631,7 @@ def _interval_compare(f: str, op: str, bound: float) -> dict[str, dict[str, Any]
 
 
 _ruleset_ids = itertools.count()
+_CHUNK = 20
 
 
 def _quiet_host() -> Any:
@@ -438,24 +669,30 @@ class DurablePack:
         self._sids = itertools.count()
         compiler = _Compiler(pack)
         tag = f"{pack.id}_{next(_ruleset_ids)}"
-        self.rulesets = {"outcome": f"{tag}_o", "actions": f"{tag}_a"}
         self.encoders = {"outcome": _Encoder(compiler), "actions": _Encoder(compiler)}
+        self.rulesets: dict[str, list[str]] = {"outcome": [], "actions": []}
         definitions: dict[str, dict[str, Any]] = {}
         for phase in ("outcome", "actions"):
             enc = self.encoders[phase]
-            rules: dict[str, Any] = {}
-            for rule in pack.rules:
-                if (rule.outcome is not None) != (phase == "outcome"):
-                    continue
-                exprs = enc.encode(rule.when)
-                for kind in ("T", "P"):
-                    rules[f"{rule.id}#{kind}"] = {"all": [{"m": exprs[kind]}],
-                                                  "run": self._callback(rule.id, kind)}
-            # Every fact must match some rule: durable-rules 2.0.28 crashed (segmentation fault)
-            # in delete_state for a session whose only fact matched nothing. This rule matches
-            # every fact and records nothing; it also keeps a ruleset with no pack rules valid.
-            rules["__seen__"] = {"all": [{"m": {"$gte": {"__seen__": 1}}}], "run": lambda c: None}
-            definitions[self.rulesets[phase]] = rules
+            phase_rules = [r for r in pack.rules if (r.outcome is not None) == (phase == "outcome")]
+            # durable-rules 2.0.28 fails ("error code: 303", or a crash) when one fact fires more
+            # than about 50 rules of a ruleset, so each phase is split into rulesets of at most
+            # _CHUNK pack rules, and each pack rule fires at most once: <id>#T when certainly
+            # true, <id>#U when possibly true and possibly false (undecided).
+            for start in range(0, max(len(phase_rules), 1), _CHUNK):
+                rules: dict[str, Any] = {}
+                for rule in phase_rules[start:start + _CHUNK]:
+                    exprs = enc.encode(rule.when)
+                    rules[f"{rule.id}#T"] = {"all": [{"m": exprs["T"]}], "run": self._callback(rule.id, "T")}
+                    rules[f"{rule.id}#U"] = {"all": [{"m": {"$and": [exprs["P"], exprs["Q"]]}}],
+                                             "run": self._callback(rule.id, "U")}
+                # Every fact must match some rule: durable-rules 2.0.28 crashed (segmentation
+                # fault) in delete_state for a session whose only fact matched nothing. This rule
+                # matches every fact and records nothing; it also keeps an empty phase valid.
+                rules["__seen__"] = {"all": [{"m": {"$gte": {"__seen__": 1}}}], "run": lambda c: None}
+                name = f"{tag}_{phase[0]}{start // _CHUNK}"
+                self.rulesets[phase].append(name)
+                definitions[name] = rules
         for name, rules in definitions.items():
             try:
                 with _DURABLE_LOCK:
@@ -495,10 +732,9 @@ class DurablePack:
         sid = fact["sid"]
         with self._lock:
             self._hits[sid] = set()
-        try:
-            self.host.assert_fact(self.rulesets[phase], fact)
-        except self._not_handled:
-            pass  # no rule matched: a normal outcome
+        for name in self.rulesets[phase]:
+            with contextlib.suppress(self._not_handled):  # no rule matched: a normal outcome
+                self.host.assert_fact(name, fact)
         with self._lock:
             hits = self._hits.pop(sid)
         out: dict[str, Truth] = {}
@@ -535,21 +771,19 @@ class DurablePack:
 
     def _retract(self, view_facts: list[tuple[str, dict[str, Any]]]) -> None:
         for phase, fact in view_facts:
-            try:
-                self.host.retract_fact(self.rulesets[phase], fact)
-            except self._not_handled:
-                pass
+            for name in self.rulesets[phase]:
+                with contextlib.suppress(self._not_handled):
+                    self.host.retract_fact(name, fact)
 
     def drop(self, sid: str) -> None:
         with _DURABLE_LOCK:
             self._drop(sid)
 
     def _drop(self, sid: str) -> None:
-        for name in self.rulesets.values():
-            try:
-                self.host.delete_state(name, sid)
-            except Exception:  # noqa: BLE001 - no state for this sid is fine
-                pass
+        for names in self.rulesets.values():
+            for name in names:
+                with contextlib.suppress(Exception):  # no state for this sid is fine
+                    self.host.delete_state(name, sid)
 
 
 _compile_lock = threading.Lock()
@@ -557,7 +791,8 @@ _compile_lock = threading.Lock()
 
 def compiled(pack: Pack) -> CompiledPack:
     """The pack's compiled fast path, built once per pack object."""
-    cache = pack._compiled
+    private = pack.__pydantic_private__  # pack._compiled, without pydantic's slow attribute lookup
+    cache = private.get("_compiled") if private is not None else pack._compiled
     if cache is None:
         with _compile_lock:
             if pack._compiled is None:

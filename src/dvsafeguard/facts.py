@@ -54,7 +54,7 @@ class FactModel(BaseModel):
 
 
 def _tri(description: str) -> Tri:
-    return Field(default=None, description=description)  # type: ignore[no-any-return]
+    return Field(default=None, description=description)
 
 
 class Child(FactModel):
@@ -86,7 +86,9 @@ class Child(FactModel):
     behaviour_affected: Tri = _tri("The child's behaviour is or may be affected by seeing or hearing the abuse.")
     left_unattended: Tri = _tri("The child was left unattended because of the domestic abuse.")
     traumatised: Tri = _tri("The child is clearly traumatised.")
-    abusing_family_members: Tri = _tri("The child directs violence or abuse at parents, siblings or other family members.")
+    abusing_family_members: Tri = _tri(
+        "The child directs violence or abuse at parents, siblings or other family members."
+    )
     young_persons_dash: RiskLevel | None = Field(
         default=None, description="Result of a young person's DASH completed for this child, if any."
     )
@@ -112,11 +114,8 @@ class Child(FactModel):
         given = [f for f in ("date_of_birth", "age_years", "age_months") if getattr(self, f) is not None]
         if self.unborn is True and given:
             raise ValueError(f"an unborn child cannot also have {given[0]}")
-        if self.age_years is not None and self.age_months is not None:
-            if self.age_months // 12 != self.age_years:
-                raise ValueError(
-                    f"age_years={self.age_years} and age_months={self.age_months} disagree"
-                )
+        if self.age_years is not None and self.age_months is not None and self.age_months // 12 != self.age_years:
+            raise ValueError(f"age_years={self.age_years} and age_months={self.age_months} disagree")
         return self
 
 
@@ -146,7 +145,9 @@ class AbusivePartner(FactModel):
     accepts_responsibility: Tri = _tri("The abuser acknowledges the abuse and accepts responsibility.")
     willing_to_join_programme: Tri = _tri("The abuser genuinely wants to engage with a perpetrator programme.")
     substance_misuse_or_mental_ill_health: Tri = _tri("The abuser misuses alcohol or drugs, or has mental ill health.")
-    threatening_to_professionals: Tri = _tri("Someone in the household is intimidating or threatening to practitioners.")
+    threatening_to_professionals: Tri = _tri(
+        "Someone in the household is intimidating or threatening to practitioners."
+    )
     threatened_or_abused_children: Tri = _tri(
         "The abuser has threatened or abused the children "
         "(incl. threats to harm a child, using them as weapons)."
@@ -269,7 +270,9 @@ class Case(FactModel):
     """A case: one family, as known on the assessment date."""
 
     case_id: str | None = Field(default=None, description="The case system's reference.")
-    assessment_date: dt.date = Field(description="The date the assessment is made; ages and time windows count from it.")
+    assessment_date: dt.date = Field(
+        description="The date the assessment is made; ages and time windows count from it."
+    )
     area: Area | None = Field(default=None, description="The local authority area the family lives in.")
     children: list[Child] | None = Field(
         default=None, description="The children of the family. None = not known; [] = no children."

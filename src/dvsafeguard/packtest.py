@@ -19,7 +19,9 @@ pack when the file is read, so a misspelt rule id is an error, not a test that s
 A failing test prints what was expected, what was decided and the decision's trace. Coverage
 (:func:`coverage`) lists the rules, actions and ladder levels no test exercises.
 
-The ``dvsafeguard test`` command is registered from here.
+The ``dvsafeguard test [PATHS...] [--coverage] [--engine compiled|durable] [--properties]``
+command is registered from here; ``--properties`` also runs the property checks of
+:mod:`dvsafeguard.testing` on each pack.
 """
 
 from __future__ import annotations
@@ -211,13 +213,15 @@ class TestResult:
     name: str
     file: str
     line: int | None
-    decision: Decision
+    decision: Decision | None
     mismatches: list[Mismatch]
     engine: Engine = "compiled"
+    error: str | None = None
+    """Set when evaluating the case raised an error (no decision was made)."""
 
     @property
     def passed(self) -> bool:
-        return not self.mismatches
+        return not self.mismatches and self.error is None
 
     def report(self) -> str:
         """What was expected, what was decided, and the decision's trace."""
@@ -227,8 +231,11 @@ class TestResult:
         if self.mismatches:
             lines.append("expected vs decided:")
             lines.extend(f"  {m}" for m in self.mismatches)
-        lines.append(f"decision ({self.engine} engine):")
-        lines.extend("  " + ln for ln in trace(self.decision))
+        if self.error is not None:
+            lines.append(f"evaluating the case ({self.engine} engine) raised {self.error}")
+        if self.decision is not None:
+            lines.append(f"decision ({self.engine} engine):")
+            lines.extend("  " + ln for ln in trace(self.decision))
         return "\n".join(lines)
 
 
@@ -357,7 +364,12 @@ def _fact(v: Any) -> str:
 
 
 def run_test(test: LoadedTest, pack: Pack, engine: Engine = "compiled") -> TestResult:
-    d = evaluate(test.case, pack, engine=engine)
+    """Evaluate a test's case and compare; an error while evaluating fails the test."""
+    try:
+        d = evaluate(test.case, pack, engine=engine)
+    except Exception as e:  # noqa: BLE001 - reported as this test's failure, the run goes on
+        return TestResult(test.name, test.file, test.line, None, [], engine,
+                          f"{type(e).__name__}: {e}")
     return TestResult(test.name, test.file, test.line, d, compare_expect(test.expect, d), engine)
 
 
@@ -468,13 +480,21 @@ def coverage_of_files(results: Iterable[FileResult],
         by_pack.setdefault(p.path or p.ref, (p, []))
     for fr in results:
         key = fr.pack.path or fr.pack.ref
-        by_pack.setdefault(key, (fr.pack, []))[1].extend(r.decision for r in fr.results)
+        by_pack.setdefault(key, (fr.pack, []))[1].extend(
+            r.decision for r in fr.results if r.decision is not None)
     return [coverage(p, ds) for p, ds in by_pack.values()]
 
 
 # --------------------------------------------------------------------------------------------
 # The command
 # --------------------------------------------------------------------------------------------
+
+
+def _display(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -488,13 +508,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             fr = run_file(f, args.engine)
         except DvsafeguardError as e:
-            print(f"{f}: ERROR\n{e}", file=out)
+            print(f"{_display(f)}: ERROR\n{e}", file=out)
             status = 2
             continue
         file_results.append(fr)
         total += len(fr.results)
         failed += len(fr.failed)
-        print(f"{f}: {len(fr.results) - len(fr.failed)} passed, {len(fr.failed)} failed "
+        print(f"{_display(f)}: {len(fr.results) - len(fr.failed)} passed, {len(fr.failed)} failed "
               f"({fr.pack.ref}, {args.engine} engine)", file=out)
         for r in fr.results:
             if not r.passed:
@@ -513,7 +533,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 packs.append(load_pack(p))
             except DvsafeguardError as e:
-                print(f"{p}: ERROR\n{e}", file=out)
+                print(f"{_display(p)}: ERROR\n{e}", file=out)
                 status = status or 2
         for cov in coverage_of_files(file_results, packs):
             print("\n" + cov.report(), file=out)

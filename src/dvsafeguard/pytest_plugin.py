@@ -2,9 +2,10 @@
 
 Registered as the ``pytest11`` entry point ``dvsafeguard``, so ``pytest`` in a project with
 ``testpaths = ["tests", "rules"]`` runs the pack tests beside the packs. Pack files themselves
-(``<version>.yaml``) are never collected. A failing pack test shows what was expected, what was
-decided and the decision's trace, as ``dvsafeguard test`` does; a pack-test file that cannot be
-read is a collection error naming file, line, column and field.
+(``<version>.yaml``) are never collected, nor are pack-test files under a ``fixtures``
+directory (test fixtures may be deliberately broken). A failing pack test shows what was
+expected, what was decided and the decision's trace, as ``dvsafeguard test`` does; a pack-test
+file that cannot be read is a collection error naming file, line, column and field.
 
 ``--dvsafeguard-engine durable`` evaluates the cases with the durable-rules engine instead of
 the compiled one.
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import DvsafeguardError
-from .pack import Pack
-from .packtest import TESTS_SUFFIX, Engine, LoadedTest, TestResult, load_tests, run_test
+if TYPE_CHECKING:  # the library is imported only when a pack-test file is collected
+    from .pack import Pack
+    from .packtest import Engine, LoadedTest, TestResult
+
+TESTS_SUFFIX = ".tests.yaml"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,7 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.name.endswith(TESTS_SUFFIX):
+    # test fixtures (under a `fixtures` directory) may be deliberately broken: not collected
+    if file_path.name.endswith(TESTS_SUFFIX) and "fixtures" not in file_path.parts:
         return PackTestFileNode.from_parent(parent, path=file_path)
     return None  # pack files and any other YAML are not tests
 
@@ -47,6 +51,9 @@ class PackTestFileNode(pytest.File):
     """A ``*.tests.yaml`` file: one item per test."""
 
     def collect(self) -> Iterator[PackTestItem]:
+        from .errors import DvsafeguardError
+        from .packtest import load_tests
+
         try:
             loaded = load_tests(self.path)
         except DvsafeguardError as e:
@@ -64,6 +71,8 @@ class PackTestItem(pytest.Item):
         self.pack = pack
 
     def runtest(self) -> None:
+        from .packtest import run_test
+
         engine: Engine = self.config.getoption("dvsafeguard_engine")
         result = run_test(self.test, self.pack, engine)
         if not result.passed:
@@ -74,8 +83,6 @@ class PackTestItem(pytest.Item):
     ) -> str | Any:
         if isinstance(excinfo.value, PackTestFailed):
             return excinfo.value.result.report()
-        if isinstance(excinfo.value, DvsafeguardError):
-            return f"{self.test.file}:{self.test.line}: {excinfo.value}"
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -13,8 +13,10 @@ Strategies
     :func:`cases` generates valid :class:`~dvsafeguard.facts.Case` objects — children whose ages
     (date of birth, months, years, unborn or unknown) sit around the 12-month and 7-year edges
     on the assessment date, incidents dated around the 12-month window, matrix ticks,
-    assessments, and every yes/no fact true, false or unknown (``None``). Given a pack, only
-    the facts the pack reads are generated, which makes counterexamples small.
+    assessments, and every yes/no fact true, false or unknown (``None``); some cases have every
+    fact known, some every yes/no fact true (so that as many rules as possible apply at once).
+    Given a pack, only the facts the pack reads are generated, which keeps counterexamples
+    small.
     :func:`refine` generates cases that resolve some of a case's unknown facts (and nothing
     else): an unknown fact gets a value, an unknown list becomes a list, a list not known to be
     complete may gain items.
@@ -39,6 +41,7 @@ Counterexamples are shrunk by hypothesis and printed as YAML ready to paste into
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 import typing
@@ -74,6 +77,9 @@ from .pack import Pack, load_pack, load_pack_file
 
 CHECKS = ("monotone", "bounds", "deterministic", "engines", "invariants", "reachable")
 """The built-in checks, in the order :func:`check_pack` runs them."""
+
+Draw = Callable[..., Any]
+"""A draw function: ``draw`` of a composite strategy or ``data.draw`` inside a test."""
 
 _LISTS = ("children", "incidents", "matrix")
 _ITEM_MODELS: dict[str, type[BaseModel]] = {"children": Child, "incidents": Incident,
@@ -155,6 +161,7 @@ def _target(annotation: Any) -> Any:
     return annotation
 
 
+@functools.cache
 def _value_strategy(model: type[BaseModel], name: str) -> st.SearchStrategy[Any] | None:
     """Known values of a scalar field (bool, enum, bounded int); None for other fields."""
     f = model.model_fields[name]
@@ -170,36 +177,31 @@ def _value_strategy(model: type[BaseModel], name: str) -> st.SearchStrategy[Any]
     return None
 
 
-def _tri(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(st.none(), strategy)
+MIXED, KNOWN, SATURATED = 0, 1, 2
+"""Profiles of generated cases: each fact unknown or known (mixed); every fact known; every
+yes/no fact true (as many rules as possible apply at once). Hypothesis shrinks towards mixed."""
+PROFILES = st.sampled_from([MIXED, KNOWN, SATURATED])
 
 
-def _group_fields(model: type[BaseModel], prefix: str, reads: Reads | None,
-                  skip: Sequence[str] = ()) -> dict[str, st.SearchStrategy[Any]]:
-    out: dict[str, st.SearchStrategy[Any]] = {}
-    for name in model.model_fields:
-        if name in skip:
-            continue
-        if reads is not None and prefix + name not in reads.top:
-            continue
-        s = _value_strategy(model, name)
-        if s is not None:
-            out[name] = s
-    return out
+@functools.cache
+def _tri_strategy(model: type[BaseModel], name: str, profile: int = MIXED
+                  ) -> st.SearchStrategy[Any]:
+    """A field's value under a profile: unknown (``None``, shrunk to) or known; known; true."""
+    known = typing.cast(st.SearchStrategy[Any], _value_strategy(model, name))
+    if profile == KNOWN:
+        return known
+    if profile == SATURATED:
+        return st.just(True) if _target(model.model_fields[name].annotation) is bool else known
+    return st.one_of(st.none(), known)
 
 
-def _item_fields(collection: str, reads: Reads | None) -> dict[str, st.SearchStrategy[Any]]:
-    model = _ITEM_MODELS[collection]
-    out: dict[str, st.SearchStrategy[Any]] = {}
-    for name in model.model_fields:
-        if name in _STRUCTURAL[collection] or name in ("name", "description"):
-            continue
-        if reads is not None and name not in reads.items[collection]:
-            continue
-        s = _value_strategy(model, name)
-        if s is not None:
-            out[name] = s
-    return out
+@functools.cache
+def _index(n: int) -> st.SearchStrategy[int]:
+    return st.integers(0, n - 1)
+
+
+def _pick(draw: Draw, options: Sequence[Any]) -> Any:
+    return options[draw(_index(len(options)))] if len(options) > 1 else options[0]
 
 
 _GROUPS: dict[str, type[BaseModel]] = {
@@ -207,6 +209,21 @@ _GROUPS: dict[str, type[BaseModel]] = {
     for name, f in Case.model_fields.items()
     if isinstance(_target(f.annotation), type) and issubclass(_target(f.annotation), BaseModel)
 }
+
+
+def _group_fields(group: str, reads: Reads | None) -> list[str]:
+    model = _GROUPS[group]
+    return [n for n in model.model_fields
+            if (reads is None or f"{group}.{n}" in reads.top)
+            and _value_strategy(model, n) is not None]
+
+
+def _item_fields(collection: str, reads: Reads | None) -> list[str]:
+    model = _ITEM_MODELS[collection]
+    return [n for n in model.model_fields
+            if n not in _STRUCTURAL[collection] and n not in ("name", "description")
+            and (reads is None or n in reads.items[collection])
+            and _value_strategy(model, n) is not None]
 
 
 def _valid_item(collection: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -227,8 +244,37 @@ def _valid_group(group: str, values: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# Strategies
+# Strategies. Dates are drawn relative to the assessment date (offsets), so every strategy is
+# built once per pack and hypothesis shrinks towards few, simple facts.
 # --------------------------------------------------------------------------------------------
+
+_BOOL = st.booleans()
+_TRI_BOOL = st.sampled_from([None, True, False])
+_RATE = st.integers(1, 3)
+_D4 = st.integers(0, 3)
+_OFFSET = st.integers(-3, 3)
+_MONTHS_OFFSET = st.integers(0, 11)
+_AGE_SPEC: st.SearchStrategy[tuple[str, int]] = st.one_of(
+    st.just(("unknown", 0)),
+    st.tuples(st.just("years"), st.one_of(st.sampled_from([0, 1, 6, 7]), st.integers(0, 17))),
+    st.tuples(st.just("months"), st.one_of(st.integers(10, 13), st.integers(82, 86),
+                                           st.integers(0, 215))),
+    st.just(("unborn", 0)),
+    st.tuples(st.just("dob_12"), _OFFSET),
+    st.tuples(st.just("dob_84"), _OFFSET),
+    st.tuples(st.just("dob"), st.integers(0, 18 * 365)),
+    st.just(("born", 0)),
+)
+_DATE_SPEC: st.SearchStrategy[tuple[str, int]] = st.one_of(
+    st.just(("unknown", 0)),
+    st.tuples(st.just("recent"), st.integers(0, 400)),
+    st.tuples(st.just("edge_12"), _OFFSET),
+    st.tuples(st.just("old"), st.integers(366, 3000)),
+)
+_TICK = st.fixed_dictionaries({
+    "scale": st.integers(1, 4),
+    "category": st.sampled_from(["evidence", "risk_factor", "protective_factor"]),
+})
 
 
 def assessment_dates() -> st.SearchStrategy[date]:
@@ -236,195 +282,221 @@ def assessment_dates() -> st.SearchStrategy[date]:
     return st.one_of(st.sampled_from(_EDGE_DATES), st.dates(date(2008, 1, 1), date(2027, 12, 31)))
 
 
+_ASSESSMENT_DATES = assessment_dates()
+
+
 def _shift(d: date, days: int, on: date) -> date:
     return min(d + timedelta(days=days), on)
 
 
-@st.composite
-def _age(draw: st.DrawFn, on: date) -> dict[str, Any]:
+def _age_fields(spec: tuple[str, int], on: date) -> dict[str, Any]:
     """How a child's age is known: around 12 months and 7 years, anything, unborn, unknown."""
-    mode = draw(st.sampled_from(["dob_12", "dob_84", "dob", "months", "years", "unborn",
-                                 "unknown", "born_unknown"]))
+    mode, n = spec
     if mode == "dob_12":
-        return {"date_of_birth": _shift(months_before(on, 12), draw(st.integers(-3, 3)), on)}
+        return {"date_of_birth": _shift(months_before(on, 12), n, on)}
     if mode == "dob_84":
-        return {"date_of_birth": _shift(months_before(on, 84), draw(st.integers(-3, 3)), on)}
+        return {"date_of_birth": _shift(months_before(on, 84), n, on)}
     if mode == "dob":
-        return {"date_of_birth": on - timedelta(days=draw(st.integers(0, 18 * 365)))}
+        return {"date_of_birth": on - timedelta(days=n)}
     if mode == "months":
-        return {"age_months": draw(st.one_of(st.integers(10, 13), st.integers(82, 86),
-                                             st.integers(0, 215)))}
+        return {"age_months": n}
     if mode == "years":
-        return {"age_years": draw(st.one_of(st.sampled_from([0, 1, 6, 7]), st.integers(0, 17)))}
+        return {"age_years": n}
     if mode == "unborn":
         return {"unborn": True}
-    if mode == "born_unknown":
+    if mode == "born":
         return {"unborn": False}
     return {}
 
 
-@st.composite
-def _child(draw: st.DrawFn, on: date, reads: Reads | None) -> dict[str, Any]:
-    item = draw(_age(on))
-    for name, s in _item_fields("children", reads).items():
-        item[name] = draw(_tri(s))
-    return _valid_item("children", item)
+def _incident_day(spec: tuple[str, int], on: date) -> date | None:
+    mode, n = spec
+    if mode == "edge_12":
+        return _shift(months_before(on, 12), n, on)
+    if mode in ("recent", "old"):
+        return on - timedelta(days=n)
+    return None
 
 
-def _incident_date(on: date) -> st.SearchStrategy[date | None]:
-    edge = months_before(on, 12)
-    return st.one_of(
-        st.none(),
-        st.integers(-3, 3).map(lambda k: _shift(edge, k, on)),
-        st.integers(0, 400).map(lambda k: on - timedelta(days=k)),
-        st.integers(366, 3000).map(lambda k: on - timedelta(days=k)),
-    )
+class _Plan:
+    """The strategies for one pack's facts, built once."""
+
+    def __init__(self, reads: Reads | None) -> None:
+        self.reads = reads
+        self.group_fields = {g: _group_fields(g, reads) for g in _GROUPS}
+        self.item_fields = {c: _item_fields(c, reads) for c in _LISTS}
+        self.wants = {c: reads is None or c in reads.lists for c in _LISTS}
+        self.area = reads is None or "area" in reads.top
+        self.child = self._item("children", _AGE_SPEC)
+        self.incident = self._item("incidents", _DATE_SPEC)
+        children = {p: st.lists(self._item("children", _AGE_SPEC, p), min_size=1, max_size=4)
+                    for p in (MIXED, KNOWN, SATURATED)}
+        incidents = {p: st.lists(self._item("incidents", _DATE_SPEC, p), max_size=4)
+                     for p in (MIXED, KNOWN, SATURATED)}
+        self.children = {MIXED: st.one_of(st.none(), st.just([]), children[MIXED]),
+                         KNOWN: st.one_of(st.just([]), children[KNOWN]),
+                         SATURATED: children[SATURATED]}
+        self.incidents = {MIXED: st.one_of(st.none(), incidents[MIXED]),
+                          KNOWN: incidents[KNOWN], SATURATED: incidents[SATURATED]}
+        self.matrix = {MIXED: st.one_of(st.none(), st.lists(_TICK, max_size=4)),
+                       KNOWN: st.lists(_TICK, max_size=4),
+                       SATURATED: st.lists(_TICK, min_size=1, max_size=4)}
+        self.new_items = {"children": st.one_of(st.just([]), st.lists(self.child, max_size=3)),
+                          "incidents": st.one_of(st.just([]), st.lists(self.incident, max_size=3))}
+        self.more_items = {"children": st.lists(self.child, min_size=1, max_size=2),
+                           "incidents": st.lists(self.incident, min_size=1, max_size=2)}
+        self.new_matrix = st.lists(_TICK, max_size=3)
+
+    def _item(self, collection: str, spec: st.SearchStrategy[tuple[str, int]],
+              profile: int = MIXED) -> st.SearchStrategy[dict[str, Any]]:
+        model = _ITEM_MODELS[collection]
+        fields = self.item_fields[collection]
+
+        @st.composite
+        def item(draw: st.DrawFn) -> dict[str, Any]:
+            out: dict[str, Any] = {"__spec__": draw(spec)}
+            for name in fields:
+                out[name] = draw(_tri_strategy(model, name, profile))
+            return out
+
+        return item()
 
 
-@st.composite
-def _incident(draw: st.DrawFn, on: date, reads: Reads | None) -> dict[str, Any]:
-    item: dict[str, Any] = {"date": draw(_incident_date(on))}
-    for name, s in _item_fields("incidents", reads).items():
-        item[name] = draw(_tri(s))
-    return _valid_item("incidents", item)
+def _place(collection: str, raw: dict[str, Any], on: date) -> dict[str, Any]:
+    """A drawn item with its age or date computed from the assessment date, validated."""
+    item = {k: v for k, v in raw.items() if k != "__spec__"}
+    spec = raw.get("__spec__")
+    if spec is not None:
+        if collection == "children":
+            item.update(_age_fields(spec, on))
+        else:
+            item["date"] = _incident_day(spec, on)
+    return _valid_item(collection, item)
 
 
-@st.composite
-def _tick(draw: st.DrawFn) -> dict[str, Any]:
-    return {"scale": draw(st.integers(1, 4)),
-            "category": draw(st.sampled_from(["evidence", "risk_factor", "protective_factor"]))}
-
-
-def _wants(reads: Reads | None, collection: str) -> bool:
-    return reads is None or collection in reads.lists
-
-
-@st.composite
-def _case(draw: st.DrawFn, reads: Reads | None) -> Case:
-    on = draw(assessment_dates())
+def _draw_case(draw: Draw, plan: _Plan) -> Case:
+    on: date = draw(_ASSESSMENT_DATES)
+    profile: int = draw(PROFILES)
     data: dict[str, Any] = {"assessment_date": on}
-    if _wants(reads, "children"):
-        data["children"] = draw(st.one_of(st.none(), st.just([]),
-                                          st.lists(_child(on, reads), min_size=1, max_size=4)))
-        complete = draw(st.sampled_from([None, True, False]))
-        if data["children"] == [] and complete is False:
-            complete = True
-        data["children_complete"] = complete
-    if _wants(reads, "incidents"):
-        data["incidents"] = draw(st.one_of(st.none(), st.lists(_incident(on, reads), max_size=4)))
-        data["incidents_complete"] = draw(st.sampled_from([None, True, False]))
-    if _wants(reads, "matrix"):
-        data["matrix"] = draw(st.one_of(st.none(), st.lists(_tick(), max_size=4)))
-    if reads is None or "area" in reads.top:
-        data["area"] = draw(_tri(typing.cast(st.SearchStrategy[Any],
-                                             _value_strategy(Case, "area"))))
+    complete = _TRI_BOOL if profile == MIXED else _BOOL if profile == KNOWN else st.just(True)
+    if plan.wants["children"]:
+        kids = draw(plan.children[profile])
+        data["children"] = None if kids is None else [_place("children", k, on) for k in kids]
+        done = draw(complete)
+        data["children_complete"] = True if kids == [] and done is False else done
+    if plan.wants["incidents"]:
+        incs = draw(plan.incidents[profile])
+        data["incidents"] = None if incs is None else [_place("incidents", i, on) for i in incs]
+        data["incidents_complete"] = draw(complete)
+    if plan.wants["matrix"]:
+        data["matrix"] = draw(plan.matrix[profile])
+    if plan.area:
+        data["area"] = draw(_tri_strategy(Case, "area", profile))
     for group, model in _GROUPS.items():
-        fields = _group_fields(model, group + ".", reads)
-        values = {name: draw(_tri(s)) for name, s in fields.items()}
+        values = {n: draw(_tri_strategy(model, n, profile)) for n in plan.group_fields[group]}
         data[group] = _valid_group(group, values)
-    return _validate(data)
-
-
-def _validate(data: dict[str, Any]) -> Case:
     try:
         return Case.model_validate(data)
     except ValidationError:
         # only cross-field checks can fail here (items and groups are validated one by one)
-        return Case.model_validate({"assessment_date": data["assessment_date"]})
+        return Case.model_validate({"assessment_date": on})
+
+
+_PLANS: dict[int, tuple[Pack | None, _Plan]] = {}
+
+
+def _plan(pack: Pack | None) -> _Plan:
+    key = id(pack)
+    hit = _PLANS.get(key)
+    if hit is None or hit[0] is not pack:
+        hit = (pack, _Plan(pack_reads(pack)))
+        _PLANS[key] = hit  # keeps the pack alive, so its id is not reused
+    return hit[1]
+
+
+def _as_pack(pack: Pack | str | Path | None) -> Pack | None:
+    return load_pack(pack) if isinstance(pack, str | Path) else pack
 
 
 def cases(pack: Pack | str | Path | None = None) -> st.SearchStrategy[Case]:
     """Valid cases. With a pack, only the facts the pack reads are generated."""
-    p = load_pack(pack) if isinstance(pack, str | Path) else pack
-    return _case(pack_reads(p))
+    plan = _plan(_as_pack(pack))
+
+    @st.composite
+    def case_strategy(draw: st.DrawFn) -> Case:  # a closure: keeps the strategy's repr short
+        return _draw_case(draw, plan)
+
+    return case_strategy()
 
 
-@st.composite
-def _refine(draw: st.DrawFn, case: Case, reads: Reads | None) -> Case:
-    return refine_with(draw, case, reads)
-
-
-def refine_with(draw: Callable[..., Any], case: Case, reads: Reads | None) -> Case:
+def refine_with(draw: Draw, case: Case, pack: Pack | None) -> Case:
     """:func:`refine` with an explicit ``draw`` (e.g. ``data.draw`` inside a hypothesis test)."""
+    plan = _plan(pack)
     data = case.model_dump()
     on = case.assessment_date
+    # how much to resolve, from a little to nearly everything (shrinks towards a little)
+    rate = draw(_RATE)
 
-    def maybe(s: st.SearchStrategy[Any]) -> Any:
-        return draw(s) if draw(st.booleans()) else None
+    def chance() -> bool:
+        return bool(draw(_D4) >= 4 - rate)
 
     for group, model in _GROUPS.items():
         values = dict(data[group])
-        for name, s in _group_fields(model, group + ".", reads).items():
-            if values.get(name) is None:
-                values[name] = maybe(s)
-        data[group] = _valid_group(group, values) if values != data[group] else data[group]
-        if not data[group]:
-            data[group] = case.model_dump()[group]
-    if data.get("area") is None and (reads is None or "area" in reads.top):
-        data["area"] = maybe(typing.cast(st.SearchStrategy[Any], _value_strategy(Case, "area")))
+        for name in plan.group_fields[group]:
+            if values.get(name) is None and chance():
+                values[name] = draw(_value_strategy(model, name))
+        if values != data[group] and _valid_group(group, values):
+            data[group] = values
+    if plan.area and data.get("area") is None and chance():
+        data["area"] = draw(_value_strategy(Case, "area"))
 
-    # children: an unknown list may become known; a list not known to be complete may grow
-    if _wants(reads, "children"):
-        kids = data["children"]
-        if kids is None:
-            kids = maybe(st.lists(_child(on, reads), max_size=3))
-        elif kids and data["children_complete"] is not True and draw(st.booleans()):
-            kids = kids + draw(st.lists(_child(on, reads), min_size=1, max_size=2))
-        if kids is not None:
-            kids = [_refine_child(draw, dict(k), on, reads) for k in kids]
-        data["children"] = kids
-        if data["children_complete"] is None and kids:
-            data["children_complete"] = maybe(st.booleans())
-    if _wants(reads, "incidents"):
-        incs = data["incidents"]
-        if incs is None:
-            incs = maybe(st.lists(_incident(on, reads), max_size=3))
-        elif data["incidents_complete"] is not True and draw(st.booleans()):
-            incs = incs + draw(st.lists(_incident(on, reads), min_size=1, max_size=2))
-        if incs is not None:
-            incs = [_refine_item(draw, "incidents", dict(i), on, reads) for i in incs]
-        data["incidents"] = incs
-        if data["incidents_complete"] is None:
-            data["incidents_complete"] = maybe(st.booleans())
-    if _wants(reads, "matrix") and data["matrix"] is None:
-        data["matrix"] = maybe(st.lists(_tick(), max_size=3))  # a given matrix is complete
+    # an unknown list may become known (often empty); a list not known to be complete may grow
+    for coll in ("children", "incidents"):
+        if not plan.wants[coll]:
+            continue
+        items = data[coll]
+        flag = f"{coll}_complete"
+        if items is None:
+            if chance():
+                items = [_place(coll, i, on) for i in draw(plan.new_items[coll])]
+        elif (items or coll == "incidents") and data[flag] is not True and chance():
+            items = items + [_place(coll, i, on) for i in draw(plan.more_items[coll])]
+        if items is not None:
+            items = [_refine_item(draw, chance, plan, coll, dict(k), on) for k in items]
+        data[coll] = items
+        if data[flag] is None and (items or coll == "incidents") and chance():
+            data[flag] = draw(_BOOL)
+    if plan.wants["matrix"] and data["matrix"] is None and chance():
+        data["matrix"] = draw(plan.new_matrix)  # a given matrix is complete: only unknown grows
     try:
         return Case.model_validate(data)
     except ValidationError:
         return case
 
 
-def _refine_item(draw: st.DrawFn, collection: str, item: dict[str, Any], on: date,
-                 reads: Reads | None) -> dict[str, Any]:
+def _refine_item(draw: Draw, chance: Callable[[], bool], plan: _Plan, collection: str,
+                 item: dict[str, Any], on: date) -> dict[str, Any]:
     before = dict(item)
-    for name, s in _item_fields(collection, reads).items():
-        if item.get(name) is None and draw(st.booleans()):
-            item[name] = draw(s)
-    if collection == "incidents" and item.get("date") is None and draw(st.booleans()):
-        item["date"] = draw(_incident_date(on))
-    checked = _valid_item(collection, item)
-    return item if checked is item else before
-
-
-def _refine_child(draw: st.DrawFn, child: dict[str, Any], on: date,
-                  reads: Reads | None) -> dict[str, Any]:
-    before = dict(child)
-    known_age = any(child.get(k) is not None for k in ("date_of_birth", "age_years", "age_months"))
-    if not known_age and child.get("unborn") is not True and draw(st.booleans()):
-        age = draw(_age(on))
-        if child.get("unborn") is False and age.get("unborn") is True:
-            age = {}
-        if age.get("unborn") is False or not age:
-            age.pop("unborn", None)
-        child.update(age)
-    elif child.get("age_years") is not None and child.get("age_months") is None \
-            and child.get("date_of_birth") is None and draw(st.booleans()):
-        child["age_months"] = 12 * child["age_years"] + draw(st.integers(0, 11))
-    if child.get("unborn") is None and any(child.get(k) is not None for k in _AGE_KEYS[:3]) \
-            and draw(st.booleans()):
-        child["unborn"] = False
-    refined = _refine_item(draw, "children", child, on, reads)
-    return refined if _valid_item("children", refined) is refined else before
+    if collection == "children":
+        known_age = any(item.get(k) is not None for k in _AGE_KEYS[:3])
+        if not known_age and item.get("unborn") is not True and chance():
+            age = _age_fields(draw(_AGE_SPEC), on)
+            if age.get("unborn") is not None and item.get("unborn") is False:
+                age = {}
+            item.update({k: v for k, v in age.items() if k != "unborn" or v is True})
+        elif item.get("age_years") is not None and item.get("age_months") is None \
+                and item.get("date_of_birth") is None and chance():
+            item["age_months"] = 12 * item["age_years"] + draw(_MONTHS_OFFSET)
+        if item.get("unborn") is None and any(item.get(k) is not None for k in _AGE_KEYS[:3]) \
+                and chance():
+            item["unborn"] = False
+    if collection == "incidents" and item.get("date") is None and chance():
+        item["date"] = _incident_day(draw(_DATE_SPEC), on)
+    model = _ITEM_MODELS[collection]
+    for name in plan.item_fields[collection]:
+        if item.get(name) is None and chance():
+            item[name] = draw(_value_strategy(model, name))
+    return item if _valid_item(collection, item) is item else before
 
 
 def refine(case: Case, pack: Pack | str | Path | None = None) -> st.SearchStrategy[Case]:
@@ -435,13 +507,33 @@ def refine(case: Case, pack: Pack | str | Path | None = None) -> st.SearchStrate
     and may become known complete; a child of unknown age may get one. With a pack, only the
     facts it reads are resolved.
     """
-    p = load_pack(pack) if isinstance(pack, str | Path) else pack
-    return _refine(case, pack_reads(p))
+    p = _as_pack(pack)
+
+    @st.composite
+    def refined(draw: st.DrawFn) -> Case:  # a closure: keeps the strategy's repr short
+        return refine_with(draw, case, p)
+
+    return refined()
 
 
 # --------------------------------------------------------------------------------------------
 # Steering a case toward a condition (for witnesses, invariants and derived risk facts)
 # --------------------------------------------------------------------------------------------
+
+
+_COMPILERS: dict[int, tuple[Pack, _Compiler]] = {}
+
+
+def _compiler(pack: Pack) -> _Compiler:
+    """The pack's condition compiler (derived facts cached per case view), built once."""
+    hit = _COMPILERS.get(id(pack))
+    if hit is None or hit[0] is not pack:
+        hit = (pack, _Compiler(pack))
+        _COMPILERS[id(pack)] = hit  # keeps the pack alive, so its id is not reused
+    return hit[1]
+
+
+_case_facts = functools.cache(case_facts)
 
 
 class _Steer:
@@ -450,13 +542,13 @@ class _Steer:
     Best effort: the result is always checked by evaluating the condition afterwards.
     """
 
-    def __init__(self, pack: Pack, draw: Callable[..., Any], data: dict[str, Any]) -> None:
+    def __init__(self, pack: Pack, draw: Draw, data: dict[str, Any]) -> None:
         self.pack = pack
         self.draw = draw
         self.data = data
         self.on: date = data["assessment_date"]
-        self.compiler = _Compiler(pack)
-        self.facts = case_facts()
+        self.compiler = _compiler(pack)
+        self.facts = _case_facts()
 
     def force(self, cond: Condition, want: bool) -> None:
         draw = self.draw
@@ -466,7 +558,7 @@ class _Steer:
                 for c in parts:
                     self.force(c, want)
             else:
-                self.force(draw(st.sampled_from(parts)), want)
+                self.force(_pick(draw, parts), want)
         elif isinstance(cond, NotOf):
             self.force(cond.not_, not want)
         elif isinstance(cond, FactTest):
@@ -483,7 +575,7 @@ class _Steer:
         same = [r for r in self.pack.rules
                 if r.outcome is not None and self.pack.rank(r.outcome) == rank]
         if same and self.pack.ladder[rank].id != self.pack.default_outcome:
-            self.force(self.draw(st.sampled_from(same)).when, True)
+            self.force(_pick(self.draw, same).when, True)
 
     def _fact(self, cond: FactTest, want: bool) -> None:
         op, bound = cond.op()
@@ -512,7 +604,7 @@ class _Steer:
         if lo is None and hi is None:
             return
         if not want:  # violate one side
-            if lo is not None and (hi is None or self.draw(st.booleans())):
+            if lo is not None and (hi is None or self.draw(_BOOL)):
                 self._drop(cond)
             else:
                 self._add(cond, (hi or 0) + 1)
@@ -551,7 +643,7 @@ class _Steer:
             if coll == "incidents":
                 window = cond.within_months or 12
                 span = (self.on - months_before(self.on, window)).days
-                item.setdefault("date", self.on - timedelta(days=self.draw(st.integers(0, span))))
+                item.setdefault("date", self.on - timedelta(days=self.draw(_index(span + 1))))
             items.append(item)
         self.data[coll] = items
 
@@ -562,7 +654,7 @@ class _Steer:
                 for c in parts:
                     self._item(item, coll, c, want)
             else:
-                self._item(item, coll, self.draw(st.sampled_from(parts)), want)
+                self._item(item, coll, _pick(self.draw, parts), want)
         elif isinstance(cond, NotOf):
             self._item(item, coll, cond.not_, not want)
         elif isinstance(cond, FactTest):
@@ -573,7 +665,7 @@ class _Steer:
                     item.pop(k, None)
                 if months < 0:
                     item["unborn"] = True
-                elif months <= 215 and self.draw(st.booleans()):
+                elif months <= 215 and self.draw(_BOOL):
                     item["age_months"] = int(months)
                 else:
                     item["date_of_birth"] = months_before(self.on, int(months))
@@ -615,7 +707,7 @@ def _satisfying_number(op: str, bound: float, want: bool) -> float:
             "gte": math.ceil(bound), "is": bound, "is_not": bound + 1}[op]
 
 
-def _satisfying(draw: st.DrawFn, info: FactInfo, op: str, bound: Any, want: bool) -> Any:
+def _satisfying(draw: Draw, info: FactInfo, op: str, bound: Any, want: bool) -> Any:
     """A value of the fact that makes ``fact op bound`` equal ``want``; _NONE if there is none."""
     if info.kind in ("number", "count") and op != "in":
         return int(_satisfying_number(op, float(bound), want))
@@ -623,20 +715,23 @@ def _satisfying(draw: st.DrawFn, info: FactInfo, op: str, bound: Any, want: bool
         if want:
             return bound
         others = [v for v in info.values if v != bound]
-        return draw(st.sampled_from(others)) if others else _NONE
+        return _pick(draw, others) if others else _NONE
     if op == "in":
         options = list(bound) if want else [v for v in info.values if v not in bound]
-        return draw(st.sampled_from(options)) if options else _NONE
+        return _pick(draw, options) if options else _NONE
     return _NONE
 
 
-@st.composite
-def _steered(draw: st.DrawFn, base: st.SearchStrategy[Case], pack: Pack,
-             steer: Callable[[_Steer], None]) -> Case:
-    return steer_case(draw, draw(base), pack, steer)
+def _steered(base: st.SearchStrategy[Case], pack: Pack,
+             steer: Callable[[_Steer], None]) -> st.SearchStrategy[Case]:
+    @st.composite
+    def steered(draw: st.DrawFn) -> Case:  # a closure: keeps the strategy's repr short
+        return steer_case(draw, draw(base), pack, steer)
+
+    return steered()
 
 
-def steer_case(draw: Callable[..., Any], case: Case, pack: Pack,
+def steer_case(draw: Draw, case: Case, pack: Pack,
                steer: Callable[[_Steer], None]) -> Case:
     """Apply ``steer`` to a copy of ``case``; the case itself if the result is not valid."""
     data = case.model_dump()
@@ -674,7 +769,7 @@ def _toward_rule(pack: Pack, rule_id: str) -> st.SearchStrategy[Case]:
             lo, hi, allowed = s.compiler.outcome_bounds(tests[0])
             ranks = [r for r in range(lo, hi + 1) if allowed is None or r in allowed]
             if ranks:
-                s.force_level(s.draw(st.sampled_from(ranks)))
+                s.force_level(_pick(s.draw, ranks))
         s.force(rule.when, True)
 
     return _steered(cases(pack), pack, steer)
@@ -692,7 +787,7 @@ def _walk_top(cond: Condition) -> Iterable[Condition]:
 def holds(pack: Pack, cond: Condition, case: Case) -> Truth:
     """The three-valued truth of a (non-outcome) condition for a case, as the pack's engine
     computes it."""
-    return _Compiler(pack).top(cond)(CaseView(case))
+    return _compiler(pack).top(cond)(CaseView(case))
 
 
 # --------------------------------------------------------------------------------------------
@@ -794,6 +889,7 @@ def _settings(max_examples: int, derandomize: bool) -> settings:
         max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
         suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
         verbosity=Verbosity.quiet,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     )
 
 
@@ -822,6 +918,17 @@ def _run_property(name: str, body: Callable[[st.DataObject], None], max_examples
     return CheckResult(name, True)
 
 
+def _decide(pack: Pack, case: Case,
+            engine: Literal["compiled", "durable"] = "compiled") -> Decision:
+    """Evaluate; an error (any exception) is a property failure with the case as counterexample."""
+    try:
+        return evaluate(case, pack, engine=engine)
+    except Exception as e:  # noqa: BLE001 - any crash on a valid case is a bug to report
+        msg = f"evaluating a valid case with the {engine} engine raised {type(e).__name__}: {e}"
+        raise _Failed(msg, [Counterexample(f"a valid case is evaluated ({engine} engine)", case,
+                                           {}, msg)]) from e
+
+
 def _expect_of(d: Decision,
                keys: Sequence[str] = ("outcome", "lowest", "highest")) -> dict[str, Any]:
     values = {"outcome": d.outcome.id, "lowest": d.bounds.lowest.id, "highest": d.bounds.highest.id,
@@ -835,20 +942,22 @@ def check_monotone(pack: Pack, max_examples: int = 100, derandomize: bool = Fals
         return CheckResult("monotone", True, "no risk_facts declared")
     compiler = _Compiler(pack)
     base = cases(pack)
+    tests = [(path, compiler.top(FactTest.model_validate({"fact": path, "is": True})))
+             for path in pack.risk_facts]
 
     def body(data: st.DataObject) -> None:
         case = data.draw(base, label="case")
-        path = data.draw(st.sampled_from(pack.risk_facts), label="risk fact")
-        test = FactTest.model_validate({"fact": path, "is": True})
-        fn = compiler.top(test)
-        before = fn(CaseView(case))
-        if before is True:
-            return
-        raised = steer_case(data.draw, case, pack, lambda s: s.force(test, True))
-        if fn(CaseView(raised)) is not True:
-            return
-        d0, d1 = evaluate(case, pack), evaluate(raised, pack)
-        if d1.outcome.rank < d0.outcome.rank:
+        d0 = _decide(pack, case)
+        for path, fn in tests:  # every risk fact, each on its own
+            before = fn(CaseView(case))
+            if before is True:
+                continue
+            raised = steer_case(data.draw, case, pack, _make_true(path))
+            if fn(CaseView(raised)) is not True:
+                continue
+            d1 = _decide(pack, raised)
+            if d1.outcome.rank >= d0.outcome.rank:
+                continue
             was = "unknown" if before is None else "false"
             msg = (f"setting {path} from {was} to true lowered the outcome from {d0.outcome.id} "
                    f"to {d1.outcome.id}")
@@ -867,15 +976,31 @@ def check_monotone(pack: Pack, max_examples: int = 100, derandomize: bool = Fals
     return r
 
 
+def _make_true(path: str) -> Callable[[_Steer], None]:
+    test = FactTest.model_validate({"fact": path, "is": True})
+
+    def steer(s: _Steer) -> None:
+        s.force(test, True)
+
+    return steer
+
+
+REFINEMENTS = 3
+"""Refinements of each generated case that the bounds check evaluates."""
+
+
 def check_bounds(pack: Pack, max_examples: int = 100, derandomize: bool = False) -> CheckResult:
     """Resolving unknowns keeps the outcome within the reported bounds (the bounds are sound)."""
     base = cases(pack)
-    reads = pack_reads(pack)
 
     def body(data: st.DataObject) -> None:
         case = data.draw(base, label="case")
-        refined = refine_with(data.draw, case, reads)
-        d0, d1 = evaluate(case, pack), evaluate(refined, pack)
+        d0 = _decide(pack, case)
+        for _ in range(REFINEMENTS):
+            one_refinement(case, d0, refine_with(data.draw, case, pack))
+
+    def one_refinement(case: Case, d0: Decision, refined: Case) -> None:
+        d1 = _decide(pack, refined)
         lo, hi = d0.bounds.lowest.rank, d0.bounds.highest.rank
         problems = []
         if not lo <= d1.outcome.rank <= hi:
@@ -909,17 +1034,18 @@ def check_deterministic(pack: Pack, max_examples: int = 100,
 
     def body(data: st.DataObject) -> None:
         case = data.draw(base, label="case")
-        d1 = evaluate(case, pack).comparable()
+        first = _decide(pack, case)
+        d1 = first.comparable()
         copy = Case.model_validate(case.model_dump())
-        copies = [("again", evaluate(case, pack).comparable()),
-                  ("from a copy", evaluate(copy, pack).comparable())]
+        copies = [("again", _decide(pack, case).comparable()),
+                  ("from a copy", _decide(pack, copy).comparable())]
         if fresh is not None:
-            copies.append(("by a freshly compiled pack", evaluate(case, fresh).comparable()))
+            copies.append(("by a freshly compiled pack", _decide(fresh, case).comparable()))
         for how, d in copies:
             if d != d1:
                 msg = f"evaluated {how} the decision differs: {_diff(d1, d)}"
                 raise _Failed(msg, [Counterexample("same case, same decision", case,
-                                                   _expect_of(evaluate(case, pack)),
+                                                   _expect_of(first),
                                                    f"property deterministic: {msg}")])
 
     return _run_property("deterministic", body, max_examples, derandomize)
@@ -931,8 +1057,8 @@ def check_engines(pack: Pack, max_examples: int = 100, derandomize: bool = False
 
     def body(data: st.DataObject) -> None:
         case = data.draw(base, label="case")
-        dc = evaluate(case, pack, engine="compiled")
-        dd = evaluate(case, pack, engine="durable")
+        dc = _decide(pack, case, "compiled")
+        dd = _decide(pack, case, "durable")
         if dc.comparable() != dd.comparable():
             msg = f"compiled and durable engines differ: {_diff(dc.comparable(), dd.comparable())}"
             raise _Failed(msg, [Counterexample("compiled and durable engines agree", case,
@@ -970,7 +1096,7 @@ def check_invariants(pack: Pack, max_examples: int = 100,
             if _fn(CaseView(case)) is not True:
                 return
             _hits[0] += 1
-            d = evaluate(case, pack)
+            d = _decide(pack, case)
             bad = ((_lo is not None and d.outcome.rank < _lo)
                    or (_hi is not None and d.outcome.rank > _hi))
             if bad:
@@ -997,15 +1123,19 @@ def check_invariants(pack: Pack, max_examples: int = 100,
 def check_reachable(pack: Pack, max_examples: int = 300, derandomize: bool = False) -> CheckResult:
     """Every rule applies, and every ladder level is the outcome, for some case (a witness)."""
     missing: list[str] = []
+    crashes: list[_Failed] = []
     witnesses: dict[str, Case] = {}
     conf = settings(_settings(max_examples, derandomize), phases=[Phase.generate])
 
     def search(key: str, strategy: st.SearchStrategy[Case],
                goal: Callable[[Decision], bool]) -> None:
         try:
-            witnesses[key] = find(strategy, lambda c: goal(evaluate(c, pack)), settings=conf)
+            witnesses[key] = find(strategy, lambda c: goal(_decide(pack, c)), settings=conf)
         except NoSuchExample:
             missing.append(key)
+        except _Failed as e:
+            missing.append(key)
+            crashes.append(e)
 
     for rule in pack.rules:
         def applies(d: Decision, _id: str = rule.id) -> bool:
@@ -1017,8 +1147,11 @@ def check_reachable(pack: Pack, max_examples: int = 300, derandomize: bool = Fal
         search(f"level {level}", st.one_of(toward_level(pack, level), cases(pack)), is_level)
     total = len(pack.rules) + len(pack.ladder)
     if missing:
-        return CheckResult("reachable", False,
-                           f"no witness found in {max_examples} examples for: {', '.join(missing)}",
+        msg = f"no witness found in {max_examples} examples for: {', '.join(missing)}"
+        if crashes:
+            msg += f"; {crashes[0].message}"
+        return CheckResult("reachable", False, msg,
+                           [cx for e in crashes[:1] for cx in e.counterexamples],
                            witnesses=witnesses)
     return CheckResult("reachable", True, f"{len(pack.rules)} rules and {len(pack.ladder)} levels "
                        f"({total} witnesses)", witnesses=witnesses)

@@ -22,18 +22,18 @@ Positions = dict[Loc, tuple[int, int]]
 
 
 class _Loader(yaml.SafeLoader):
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.MarkedYAMLError(
                 None, None, "YAML aliases (*name) are not allowed in dvsafeguard files", event.start_mark
             )
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if getattr(event, "anchor", None) is not None:
             raise yaml.MarkedYAMLError(
                 None, None, "YAML anchors (&name) are not allowed in dvsafeguard files", event.start_mark
             )
-        return super().compose_node(parent, index)  # type: ignore[no-untyped-call,no-any-return]
+        return super().compose_node(parent, index)
 
 
 def _positions(node: Node, loc: Loc, out: Positions) -> None:
