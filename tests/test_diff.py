@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
+import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -31,6 +33,8 @@ from dvsafeguard.errors import InputError
 from dvsafeguard.pack import Pack, pack_files, pack_from_data, rules_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+import make_london_fixtures  # noqa: E402
 WITHOUT_931 = FIXTURES / "london-without-9-3-1.yaml"
 REWORDED = FIXTURES / "london-reworded.yaml"
 LEVELS_BELOW_4 = {"insufficient_information", "scale_1", "scale_2", "scale_3"}
@@ -61,6 +65,15 @@ def _has_baby(case: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------------------------
 # Fixtures are marked and never shipped
 # --------------------------------------------------------------------------------------------
+
+
+def test_fixture_packs_are_made_from_the_current_london_pack() -> None:
+    london = (rules_dir() / "london" / "2008-03.yaml").read_text(encoding="utf-8")
+    for path, make in ((WITHOUT_931, make_london_fixtures.without_931),
+                       (REWORDED, make_london_fixtures.reworded)):
+        assert path.read_text(encoding="utf-8") == make(london), (
+            f"{path.name} is out of date with rules/london/2008-03.yaml: "
+            "run .venv/bin/python tests/fixtures/make_london_fixtures.py")
 
 
 @pytest.mark.parametrize("path", [WITHOUT_931, REWORDED])
@@ -285,7 +298,7 @@ def test_dimension_option_restricts_the_comparison() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _synthetic_pair() -> tuple[Pack, Pack]:
+def _synthetic_pair(grouping: bool = False) -> tuple[Pack, Pack]:
     """Two small packs (synthetic, built here, not procedures) exercising every kind of fact the
     search represents: children ages, a completeness flag, dated incidents with a window and a
     count threshold, an enumerated and a numeric fact, outcome-dependent actions, dimensions."""
@@ -295,7 +308,8 @@ def _synthetic_pair() -> tuple[Pack, Pack]:
                 actions=[{"id": "act-x", "text": "X", "kind": "should", "citation": cite},
                          {"id": "act-y", "text": "Y", "kind": "must", "citation": cite},
                          {"id": "act-z", "text": "Z", "kind": "should", "citation": cite},
-                         {"id": "act-w", "text": "W", "kind": "consider", "citation": cite}])
+                         {"id": "act-w", "text": "W", "kind": "consider", "citation": cite},
+                         {"id": "act-v", "text": "V", "kind": "should", "citation": cite}])
     under = {"any": [{"fact": "unborn", "is": True}, {"fact": "age_months", "lt": 12}]}
 
     def rules(months: int, count: int, triage: int, level: str) -> list[dict[str, Any]]:
@@ -327,7 +341,28 @@ def _synthetic_pair() -> tuple[Pack, Pack]:
                      "all": [{"fact": "unborn", "is": False}, {"fact": "age_months", "lt": 12}]}}}
     recent = {"id": "recent", "title": "recent", "citation": cite, "actions": ["act-w"],
               "when": {"count": "incidents", "within_months": 6, "at_least": 1}}
+    # facts read only inside one `any` (searched through its truth), and an `any` rule that the
+    # search splits into one rule per part
+    isolated = {"id": "isolated", "title": "isolated", "citation": cite, "actions": ["act-v"],
+                "when": {"all": [{"fact": "concerns.domestic_abuse_known", "is": True}, {"any": [
+                    {"fact": "victim.isolated", "is": True}, {"fact": "victim.separating", "is": True},
+                    {"fact": "concerns.out_of_hours", "is": True}]}]}}
+
+    def vulnerable(level: str) -> dict[str, Any]:
+        return {"id": "vulnerable", "title": "vulnerable", "citation": cite, "sets": {"marac": level},
+                "when": {"all": [{"outcome": {"at_least": "scale_1"}}, {"any": [
+                    {"fact": "victim.pregnant", "is": True},
+                    {"count": "children", "where": {"fact": "special_needs", "is": True}, "at_least": 1},
+                    {"fact": "assessments.specss", "is": "medium"}]}]}}
+
     a = copy.deepcopy(base)
+    if grouping:  # a small pair for the grouped and split conditions
+        a["rules"] = [*rules(12, 2, 4, "scale_3")[2:5:2], isolated, vulnerable("required")]
+        b = copy.deepcopy(base)
+        b["rules"] = [*rules(6, 3, 3, "scale_2")[2:5:2], {**isolated, "sets": {"early_help": "required"}},
+                      vulnerable("consider")]
+        b["version"] = "synthetic-b"
+        return pack_from_data(a, "<synthetic-a>"), pack_from_data(b, "<synthetic-b>")
     a["rules"] = [*rules(12, 2, 4, "scale_3"), born_baby]
     b = copy.deepcopy(base)
     b["rules"] = [*rules(6, 3, 3, "scale_2"), recent]
@@ -360,21 +395,28 @@ def _all_cases(search: dvdiff._Search) -> list[tuple[int, ...]]:
     return wits
 
 
-@pytest.mark.parametrize("flat_limit,leaf_limit", [(64, 2000), (0, 3)])
+@pytest.mark.parametrize("flat_limit,leaf_limit,grouping", [(64, 2000, False), (64, 2000, True), (0, 3, True)])
 def test_counts_and_minimal_witnesses_match_brute_force(
-        monkeypatch: pytest.MonkeyPatch, flat_limit: int, leaf_limit: int) -> None:
+        monkeypatch: pytest.MonkeyPatch, flat_limit: int, leaf_limit: int, grouping: bool) -> None:
     """The decomposed search (lists split into field groups, facts conditioned on) counts every
     case of its space into the right cell and finds the smallest case of each cell."""
     monkeypatch.setattr(dvdiff, "FLAT_LIMIT", flat_limit)
     monkeypatch.setattr(dvdiff, "LEAF_LIMIT", leaf_limit)
-    a, b = _synthetic_pair()
+    a, b = _synthetic_pair(grouping)
     d = diff_packs(a, b)
-    assert d.search.exhaustive and d.outcomes and d.dimensions and d.actions
+    assert d.search.exhaustive and d.outcomes and d.dimensions and (d.actions or grouping)
     search = dvdiff._Search(a, b, d.search.assessment_date, dvdiff.DEFAULT_MAX_CASES, 0)
+    if grouping:
+        group = next(v for v in search.vars if v.name.startswith("any("))
+        assert group.facts == ["victim.isolated", "victim.separating", "concerns.out_of_hours"]
+        assert sorted(v.weight for v in group.values) == [1, 7, 19]  # all false; unknown; some true
+        assert [r.id for r in search.sides[0].rules if r.id.startswith("vulnerable")] == [
+            "vulnerable#0", "vulnerable#1", "vulnerable#2"]  # the `any` rule is searched in parts
     wits = _all_cases(search)
-    assert len(wits) == d.search.space == d.search.searched
+    weights = [math.prod(search.vars[k].values[i].weight for k, i in enumerate(w) if i >= 0) for w in wits]
+    assert sum(weights) == d.search.space == d.search.searched
     tallies: dict[tuple[str, str, str, str], list[int]] = {}
-    for wit in wits:
+    for wit, weight in zip(wits, weights, strict=True):
         case = search.case_of(wit)
         da, db = dv.evaluate(case, a), dv.evaluate(case, b)
         size = facts_set(case)
@@ -382,11 +424,13 @@ def test_counts_and_minimal_witnesses_match_brute_force(
         keys += [("dimension", k, v.value, db.dimensions[k].value) for k, v in da.dimensions.items()]
         ids_a, ids_b = {x.id for x in da.actions}, {x.id for x in db.actions}
         keys += [("action", x, "required" if x in ids_a else "not required",
-                  "required" if x in ids_b else "not required") for x in ("act-x", "act-y", "act-z", "act-w")]
+                  "required" if x in ids_b else "not required")
+                 for x in ("act-x", "act-y", "act-z", "act-w", "act-v")
+                 if x in {y.id for y in a.actions}]
         for key in keys:
             if key[2] != key[3]:
                 entry = tallies.setdefault(key, [0, size])
-                entry[0] += 1
+                entry[0] += weight
                 entry[1] = min(entry[1], size)
     reported = {(c.kind, c.subject, c.a, c.b): (c.cases, c.witness.facts_set) for c in d.cells}
     assert reported == {k: (v[0], v[1]) for k, v in tallies.items()}

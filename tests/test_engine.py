@@ -25,8 +25,27 @@ def test_decision_records_pack_version_hash_and_library(london: dv.Pack) -> None
 def test_decision_is_json_and_validates_as_a_model(london: dv.Pack) -> None:
     d = dv.evaluate(base_case(matrix=[{"scale": 2, "category": "evidence"}]), london)
     again = dv.Decision.model_validate_json(d.to_json())
-    assert again == d
+    assert again.to_json() == d.to_json()
+    assert again.model_dump(mode="json") == d.model_dump(mode="json")
     assert again.outcome.id == "scale_2"
+
+
+def test_decisions_are_read_only(london: dv.Pack) -> None:
+    # parts of decisions are shared between decisions: changing one in place must be impossible
+    case = base_case(matrix=[{"scale": 1, "category": "evidence"}])
+    first = dv.evaluate(case, london)
+    second = dv.evaluate(case, london)
+    with pytest.raises(TypeError):
+        first.rules[0].facts["victim.pregnant"] = True  # type: ignore[index]
+    with pytest.raises(TypeError):
+        first.rules[0].sets["csc_referral"] = "required"  # type: ignore[index]
+    with pytest.raises((TypeError, AttributeError)):
+        first.actions[0].because.append("x")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        first.outcome.id = "scale_4"  # type: ignore[misc]
+    assert second.to_json() == dv.evaluate(case, london).to_json()
+    copy = first.model_copy(deep=True)
+    assert copy.to_json() == first.to_json()
 
 
 def test_same_case_same_decision(london: dv.Pack) -> None:

@@ -13,6 +13,7 @@ upper bound.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -239,3 +240,49 @@ def walk(cond: Condition) -> Iterator[Condition]:
 
 
 ItemGetter = Callable[[dict[str, Value]], Truth]
+
+
+_OP_WORDS = {"is": "is", "in": "is one of", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥"}
+
+
+def describe(cond: Condition) -> str:
+    """A condition in words, e.g. ``victim.pregnant is true``."""
+    if isinstance(cond, AllOf):
+        return "(" + " and ".join(describe(c) for c in cond.all) + ")"
+    if isinstance(cond, AnyOf):
+        return "(" + " or ".join(describe(c) for c in cond.any) + ")"
+    if isinstance(cond, NotOf):
+        return f"not {describe(cond.not_)}"
+    if isinstance(cond, FactTest):
+        op, bound = cond.op()
+        shown = json.dumps(bound) if not isinstance(bound, list) else ", ".join(map(str, bound))
+        return f"{cond.fact} {_OP_WORDS[op]} {shown}"
+    if isinstance(cond, CountTest):
+        what = cond.count + (f" where {describe(cond.where)}" if cond.where is not None else "")
+        if cond.within_months:
+            what += f" within {cond.within_months} months"
+        bounds = []
+        if cond.at_least is not None:
+            bounds.append(f"at least {cond.at_least}")
+        if cond.at_most is not None:
+            bounds.append(f"at most {cond.at_most}")
+        return f"{' and '.join(bounds)} of {what}"
+    if isinstance(cond, OutcomeTest):
+        b = cond.outcome
+        parts = [f"at least {b.at_least}" if b.at_least else "", f"at most {b.at_most}" if b.at_most else "",
+                 f"one of {', '.join(b.in_)}" if b.in_ else ""]
+        return "outcome " + " and ".join(p for p in parts if p)
+    return str(cond)  # pragma: no cover
+
+
+def count_label(cond: CountTest) -> str:
+    """How a decision names the number a count condition reads.
+
+    For example ``count(incidents where severity is "serious" within 12 months)``.
+    """
+    label: str = cond.count
+    if cond.where is not None:
+        label += f" where {describe(cond.where)}"
+    if cond.within_months:
+        label += f" within {cond.within_months} months"
+    return f"count({label})"

@@ -28,6 +28,7 @@ from .conditions import (
     OutcomeTest,
     Value,
     compare,
+    count_label,
 )
 from .derive import DERIVED, CaseView
 from .engine import Match, cond_key, count_range
@@ -39,6 +40,31 @@ LIBRARY_VERSION = "0.1.0"
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadOnlyDict(dict[str, Any]):
+    """A dict that refuses changes.
+
+    Parts of decisions are shared between decisions (built once, reused), so nothing in a decision
+    may be changed in place: its models are frozen, its sequences are tuples and its mappings are
+    read-only. A caller that wants to edit takes a copy (``dict(d)``).
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("decisions are read-only; copy the mapping to change it")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReadOnlyDict:
+        import copy
+
+        return ReadOnlyDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+    def __reduce__(self) -> Any:
+        return (ReadOnlyDict, (dict(self),))
 
 
 class PackRef(_Out):
@@ -79,8 +105,8 @@ class AppliedRule(_Out):
     citation: Citation
     outcome: str | None
     sets: dict[str, str]
-    facts: dict[str, Any]
     reading: Reading | None
+    facts: dict[str, Any]
     certain: bool
 
 
@@ -92,25 +118,25 @@ class RequiredAction(_Out):
     deadline: Deadline | None
     in_writing: bool
     citation: Citation
-    because: list[str]
+    because: tuple[str, ...]
 
 
 class PossibleAction(RequiredAction):
-    if_known: list[str]
+    if_known: tuple[str, ...]
 
 
 class UnknownFact(_Out):
     fact: str
     could_raise_to: str | None
-    rules: list[str]
+    rules: tuple[str, ...]
 
 
 class DimensionValue(_Out):
     value: str
     lowest: str
     highest: str
-    because: list[str]
-    citations: list[Citation]
+    because: tuple[str, ...]
+    citations: tuple[Citation, ...]
 
 
 class Decision(_Out):
@@ -147,7 +173,7 @@ class Decision(_Out):
 
 def _json_value(v: Value) -> Any:
     if isinstance(v, tuple):
-        return [v[0], v[1]] if v[0] != v[1] else v[0]
+        return (v[0], v[1]) if v[0] != v[1] else v[0]
     return v
 
 
@@ -177,7 +203,7 @@ def explain(cond: Condition, view: CaseView, compiler: Any, used: dict[str, Any]
         where = compiler.item(cond.where) if cond.where is not None else None
         items, complete = view.items(cond.count)
         lo, hi = count_range(view, cond, where)
-        used[f"count({cond.count})"] = [lo, hi] if hi != lo else lo
+        used[count_label(cond)] = (lo, hi) if hi != lo else lo
         if items is None:
             if cond.count not in unknown:
                 unknown.append(cond.count)
@@ -200,7 +226,7 @@ def explain(cond: Condition, view: CaseView, compiler: Any, used: dict[str, Any]
                 unknown.append(flag)
     elif isinstance(cond, OutcomeTest):
         lo, hi = view.__dict__["outcome_range"]
-        used["outcome"] = lo if lo == hi else [lo, hi]
+        used["outcome"] = lo if lo == hi else (lo, hi)
         if compiler.top(cond)(view) is None and "outcome" not in unknown:
             unknown.append("outcome")
 
@@ -270,7 +296,7 @@ class _RulePlan:
             n = pack.note(rule.reading)
             reading = Reading.model_construct(id=n.id, paragraph=n.paragraph, text=n.text)
         self.static = {"id": rule.id, "title": rule.title, "citation": rule.citation,
-                       "outcome": rule.outcome, "sets": dict(rule.sets), "reading": reading}
+                       "outcome": rule.outcome, "sets": ReadOnlyDict(rule.sets), "reading": reading}
         self.leaves = _leaf_readers(rule.when, compiler)
         self.raw = [read for _, read, _ in self.leaves]
         self.rank = rank_of[rule.outcome] if rule.outcome else -1
@@ -299,7 +325,7 @@ class _RulePlan:
         if hit is None:
             facts = {name: to_json(value)
                      for (name, _, to_json), value in zip(self.leaves, values, strict=True)}
-            hit = _make(AppliedRule, **self.static, facts=facts, certain=certain)
+            hit = _make(AppliedRule, **self.static, facts=ReadOnlyDict(facts), certain=certain)
             if key is not None and len(self._applied) < _CACHE_LIMIT:
                 self._applied[key] = hit
         return hit
@@ -472,7 +498,7 @@ def _outcome_range(v: CaseView) -> Any:
 
 def _range_json(r: Any) -> Any:
     lo, hi = r
-    return lo if lo == hi else [lo, hi]
+    return lo if lo == hi else (lo, hi)
 
 
 def _leaf_readers(cond: Condition, compiler: Any) -> list[tuple[str, Reader, Callable[[Any], Any]]]:
@@ -488,7 +514,7 @@ def _leaf_readers(cond: Condition, compiler: Any) -> list[tuple[str, Reader, Cal
         elif isinstance(node, FactTest) and node.fact not in out:
             out[node.fact] = (compiler.value_fn(node.fact), _json_value)
         elif isinstance(node, CountTest):
-            out.setdefault(f"count({node.count})", (compiler.count_fn(node), _range_json))
+            out.setdefault(count_label(node), (compiler.count_fn(node), _range_json))
         elif isinstance(node, OutcomeTest):
             out.setdefault("outcome", (_outcome_range, _range_json))
     return [(key, read, to_json) for key, (read, to_json) in out.items()]
@@ -560,7 +586,7 @@ class _Plan:
         key = (group, tuple(because))
         hit = self._required.get(key)
         if hit is None:
-            hit = [(i, _make(RequiredAction, **self.action_fields[a], because=list(because)))
+            hit = [(i, _make(RequiredAction, **self.action_fields[a], because=tuple(because)))
                    for i, a in zip(self.member_order[group], self.members[group], strict=True)]
             if len(self._required) < _CACHE_LIMIT:
                 self._required[key] = hit
@@ -572,8 +598,8 @@ class _Plan:
         key = (group, tuple(because), tuple(facts))
         hit = self._possible.get(key)
         if hit is None:
-            hit = [(i, _make(PossibleAction, **self.action_fields[a], because=list(because),
-                             if_known=list(facts)))
+            hit = [(i, _make(PossibleAction, **self.action_fields[a], because=tuple(because),
+                             if_known=tuple(facts)))
                    for i, a in zip(self.member_order[group], self.members[group], strict=True)]
             if len(self._possible) < _CACHE_LIMIT:
                 self._possible[key] = hit
@@ -584,7 +610,7 @@ class _Plan:
         hit = self._unknown.get(key)
         if hit is None:
             raise_to = self.level_ids[best] if best >= 0 else None
-            hit = _make(UnknownFact, fact=fact, could_raise_to=raise_to, rules=rules)
+            hit = _make(UnknownFact, fact=fact, could_raise_to=raise_to, rules=tuple(rules))
             if len(self._unknown) < _CACHE_LIMIT:
                 self._unknown[key] = hit
         return hit
@@ -595,7 +621,7 @@ class _Plan:
         if hit is None:
             values = DIMENSIONS[dim]
             hit = _make(DimensionValue, value=values[lo], lowest=values[lo], highest=values[hi],
-                        because=because, citations=[self.citation_of[r] for r in because])
+                        because=tuple(because), citations=tuple(self.citation_of[r] for r in because))
             if len(self._dimension) < _CACHE_LIMIT:
                 self._dimension[key] = hit
         return hit

@@ -539,11 +539,16 @@ def _scan(cond: Condition, usage: _Usage, variables: dict[str, None], touched: d
 
 @dataclass
 class _Val:
-    """One value of a variable: the facts it sets (dotted path → value) and how many."""
+    """One value of a variable: the facts it sets (dotted path → value) and how many.
+
+    A value may stand for several cases that behave alike (``weight``): a group of facts read only
+    inside one part of a condition is searched through that part's truth (true / false / unknown),
+    each represented by its smallest case and weighted by how many cases give it."""
 
     assign: dict[str, Any]
     size: int
     label: str
+    weight: int = 1
 
 
 @dataclass(frozen=True)
@@ -694,6 +699,98 @@ def _count_truths(counts: Sequence[_Count], ranges: Sequence[tuple[int, int | No
                 out.append(compare(kind, (float(lo), None if hi is None else float(hi)), x))
     return tuple(out)
 
+
+def _names(c: Condition) -> list[str]:
+    names: dict[str, None] = {}
+    _scan(c, _Usage(), names, {})
+    return list(names)
+
+
+def _split(cond: Condition) -> list[Condition]:
+    """The condition as ``any`` of parts reading disjoint facts (one part if it has none).
+
+    A rule is certain exactly when one of the parts is, and possible exactly when one of them is,
+    so the search may treat each part as a rule of its own with the rule's effects — and the facts
+    of different parts fall into different groups. ``all`` distributes over ``any`` (also in
+    three-valued logic) when its other parts read no fact (outcome tests)."""
+    if isinstance(cond, AnyOf):
+        parts = [p for c in cond.any for p in _split(c)]
+        names = [set(_names(p)) for p in parts]
+        merged: list[tuple[set[str], list[Condition]]] = []
+        for part, ns in zip(parts, names, strict=True):
+            joined = [m for m in merged if m[0] & ns or (not ns and not m[0])]
+            keep = [m for m in merged if not any(m is j for j in joined)]
+            vs, ps = set(ns), [part]
+            for m in joined:
+                vs |= m[0]
+                ps = m[1] + ps
+            merged = [*keep, (vs, ps)]
+        return [ps[0] if len(ps) == 1 else AnyOf(any=ps) for _, ps in merged]
+    if isinstance(cond, AllOf):
+        with_facts = [c for c in cond.all if _names(c)]
+        if len(with_facts) != 1:
+            return [cond]
+        inner = _split(with_facts[0])
+        if len(inner) == 1:
+            return [cond]
+        rest = [c for c in cond.all if c is not with_facts[0]]
+        return [AllOf(all=[*rest, part]) for part in inner]
+    return [cond]
+
+
+def _private_groups(conditions: list[Condition]) -> list[tuple[str, Condition, list[str]]]:
+    """Parts of ``any``/``all`` conditions whose facts are read nowhere else.
+
+    For each ``any`` (``all``) node, the children whose yes/no and value facts are read only
+    inside that very child of nodes written exactly like it (in either pack) form a group: the
+    rest of the search sees them only through the truth of their ``any`` (``all``) — three values
+    instead of the product of their facts' values."""
+    occurrences: dict[str, list[frozenset[tuple[str, str]]]] = {}
+    nodes: dict[str, AllOf | AnyOf] = {}
+
+    def key(c: Condition) -> str:
+        return c.model_dump_json(by_alias=True, exclude_none=True)
+
+    names_of = _names
+
+    def visit(c: Condition, chain: frozenset[tuple[str, str]]) -> None:
+        if isinstance(c, AllOf | AnyOf):
+            k = key(c)
+            nodes.setdefault(k, c)
+            for child in c.all if isinstance(c, AllOf) else c.any:
+                visit(child, chain | {(k, key(child))})
+        elif isinstance(c, NotOf):
+            visit(c.not_, chain)
+        else:
+            for n in names_of(c):
+                occurrences.setdefault(n, []).append(chain)
+
+    for c in conditions:
+        visit(c, frozenset())
+    used: set[str] = set()
+    out: list[tuple[str, Condition, list[str]]] = []
+    for k, node in nodes.items():
+        children = node.all if isinstance(node, AllOf) else node.any
+        private: list[Condition] = []
+        members: list[str] = []
+        for child in children:
+            ck, names = key(child), names_of(child)
+            if not names or any(n in _ITEM_MODEL or n in _COLLECTION_OF_FLAG or n in used for n in names):
+                continue
+            if all((k, ck) in chain for n in names for chain in occurrences[n]):
+                private.append(child)
+                members += names
+        if len(private) < 2 or len(set(members)) != len(members):
+            continue
+        op = "all" if isinstance(node, AllOf) else "any"
+        grouped: Condition = AllOf(all=private) if op == "all" else AnyOf(any=private)
+        out.append((f"{op}({', '.join(members)})", grouped, members))
+        used.update(members)
+    return out
+
+
+GROUP_ENUMERATE = 100_000
+"""Largest product of a private group's facts' values enumerated to weigh its three truths."""
 
 MAX_ITEMS = 8
 """Longest list the search builds (lists reach every count combination well before this)."""
@@ -938,6 +1035,7 @@ class _Side:
     default: int
     ranges: list[tuple[int, int]]
     range_index: dict[tuple[int, int], int]
+    rules: list[Rule]
     fns: dict[str, Callable[[CaseView], Truth]]
     classes: dict[str, tuple[list[tuple[int, int]], list[int]]]  # rule → (representative ranges, class of each range)
 
@@ -947,10 +1045,18 @@ class _Side:
         d = pack.rank(pack.default_outcome)
         n = len(pack.ladder)
         ranges = [(lo, hi) for lo in range(d, n) for hi in range(lo, n)]
-        fns = dict(comp.outcome_fns + comp.other_fns)
+        rules: list[Rule] = []
+        for rule in pack.rules:
+            parts = _split(rule.when)
+            if len(parts) == 1:
+                rules.append(rule)
+            else:
+                rules += [rule.model_copy(update={"id": f"{rule.id}#{j}", "when": part})
+                          for j, part in enumerate(parts)]
+        fns = {rule.id: comp.compiler.top(rule.when) for rule in rules}
         classes: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
         probe = CaseView(Case(assessment_date=on))
-        for rule in pack.rules:
+        for rule in rules:
             tests = [c for c in walk(rule.when) if isinstance(c, OutcomeTest)]
             if not tests:
                 continue
@@ -966,7 +1072,7 @@ class _Side:
                     reps.append(r)
                 of_range.append(keys.index(key))
             classes[rule.id] = (reps, of_range)
-        return cls(pack, comp, d, ranges, {r: i for i, r in enumerate(ranges)}, fns, classes)
+        return cls(pack, comp, d, ranges, {r: i for i, r in enumerate(ranges)}, rules, fns, classes)
 
     def truths(self, rules: list[Rule], view: CaseView) -> tuple[Any, ...]:
         out: list[Any] = []
@@ -1002,6 +1108,7 @@ class _Leaf:
     vars: list[int]
     rules: tuple[list[Rule], list[Rule]]
     context: dict[int, int]
+    combos: int
     size: int
     searched: int = 0
     exhaustive: bool = True
@@ -1069,8 +1176,8 @@ class _Search:
         self.evals = [0]
         usage = _Usage()
         scanned: list[tuple[int, Rule, list[str], dict[str, set[str]]]] = []
-        for i, pack in enumerate((a, b)):
-            for rule in pack.rules:
+        for i, side in enumerate(self.sides):
+            for rule in side.rules:
                 names: dict[str, None] = {}
                 touched: dict[str, set[str]] = {}
                 _scan(rule.when, usage, names, touched)
@@ -1078,7 +1185,18 @@ class _Search:
         self.vars: list[_Var] = []
         self.collections: dict[int, _Collection] = {}
         index: dict[str, int] = {}
+        private: dict[str, tuple[str, Condition, list[str]]] = {}
+        for group in _private_groups([r.when for _, r, _, _ in scanned]):
+            if math.prod(len(_scalar_var(n, usage.scalars[n]).values) for n in group[2]) <= GROUP_ENUMERATE:
+                private.update(dict.fromkeys(group[2], group))
         for name in dict.fromkeys(n for _, _, ns, _ in scanned for n in ns):
+            if name in private:
+                gname, cond, members = private[name]
+                if gname not in index:
+                    index[gname] = len(self.vars)
+                    self.vars.append(self._group_var(gname, cond, members, usage))
+                index[name] = index[gname]
+                continue
             if name in _ITEM_MODEL:
                 col = _collection(name, usage, on, self.sides[0].comp, self.vars, self.evals)
                 if col is None:  # searched as one variable of whole lists
@@ -1103,6 +1221,28 @@ class _Search:
             v for v in range(len(self.vars)) if not any(v in c.columns.values() for c in self.collections.values())
         ]
         self.top = self._build(top_vars, self.rule_vars, {})
+
+    def _group_var(self, name: str, cond: Condition, members: list[str], usage: _Usage) -> _Var:
+        """Facts read only inside one part of a condition, searched through that part's truth."""
+        fn = self.sides[0].comp.compiler.top(cond)
+        scalars = [_scalar_var(n, usage.scalars[n]) for n in members]
+        best: dict[Truth, list[Any]] = {}
+        for combo in itertools.product(*(v.values for v in scalars)):
+            assign: dict[str, Any] = {}
+            for val in combo:
+                assign.update(val.assign)
+            size = sum(val.size for val in combo)
+            t = fn(CaseView(_make_case(self.on, assign)))
+            self.evals[0] += 1
+            entry = best.setdefault(t, [0, size, assign])
+            entry[0] += 1
+            if size < entry[1]:
+                entry[1], entry[2] = size, assign
+        values = [
+            _Val(assign, size, f"{name} is {_label(t)}", weight)
+            for t, (weight, size, assign) in sorted(best.items(), key=lambda kv: kv[1][1])
+        ]
+        return _Var(name, values, list(members))
 
     # ---- decomposition ---------------------------------------------------------------------
     @staticmethod
@@ -1160,8 +1300,8 @@ class _Search:
                     branches.append(self._build(rest + list(cols.values()), branch_rules, {**context, shape: s}))
                 nodes.append(_Cond(shape, branches))
                 continue
-            size = self._cost(cvars)
-            split = self._separator(cvars, crules) if size > LEAF_LIMIT else None
+            combos = self._cost(cvars)
+            split = self._separator(cvars, crules) if combos > LEAF_LIMIT else None
             if split is None:
                 nodes.append(
                     _Leaf(
@@ -1171,7 +1311,8 @@ class _Search:
                             [r for i, r, _, _ in crules if i == 1],
                         ),
                         dict(context),
-                        size,
+                        combos,
+                        math.prod(sum(x.weight for x in self.vars[v].values) for v in cvars),
                     )
                 )
                 continue
@@ -1246,17 +1387,18 @@ class _Search:
             return node.size, node.searched, node.exhaustive
         size = searched = 0
         exhaustive = True
-        for branch in node.branches:
+        for s, branch in enumerate(node.branches):
             parts = [self._tally(n) for n in branch]
-            size += math.prod(p[0] for p in parts)
-            searched += math.prod(p[1] for p in parts)
+            weight = self.vars[node.var].values[s].weight
+            size += weight * math.prod(p[0] for p in parts)
+            searched += weight * math.prod(p[1] for p in parts)
             exhaustive = exhaustive and all(p[2] for p in parts)
         node.size, node.searched, node.exhaustive = size, searched, exhaustive
         return size, searched, exhaustive
 
     def _run_leaf(self, leaf: _Leaf) -> None:
         combos: Iterable[tuple[int, ...]]
-        if leaf.size <= self.max_cases:
+        if leaf.combos <= self.max_cases:
             combos = itertools.product(*(range(len(self.vars[v].values)) for v in leaf.vars))
         else:
             leaf.exhaustive = False
@@ -1275,16 +1417,18 @@ class _Search:
             view = CaseView(_make_case(self.on, self.assign(tuple(full))))
             self.evals[0] += 1
             key = (sa.truths(leaf.rules[0], view), sb.truths(leaf.rules[1], view))
-            size = sum(self.vars[v].values[i].size for v, i in zip(leaf.vars, combo, strict=True))
+            vals = [self.vars[v].values[i] for v, i in zip(leaf.vars, combo, strict=True)]
+            size = sum(x.size for x in vals)
+            weight = math.prod(x.weight for x in vals)
             wit = tuple(own)
             entry = leaf.summaries.get(key)
             if entry is None:
-                leaf.summaries[key] = [1, size, wit]
+                leaf.summaries[key] = [weight, size, wit]
             else:
-                entry[0] += 1
+                entry[0] += weight
                 if (size, wit) < (entry[1], entry[2]):
                     entry[1], entry[2] = size, wit
-            leaf.searched += 1
+            leaf.searched += weight
 
     def _sample(self, leaf: _Leaf) -> list[tuple[int, ...]]:
         n = [len(self.vars[v].values) for v in leaf.vars]
@@ -1350,7 +1494,7 @@ class _Search:
         for s, branch in enumerate(node.branches):
             wit = list(self.blank)
             wit[node.var] = s
-            acc: Dist = {identity: (1, var.values[s].size, tuple(wit))}
+            acc: Dist = {identity: (var.values[s].weight, var.values[s].size, tuple(wit))}
             for sub in branch:
                 acc = _combine(acc, self._dist(sub, effects, depth, identity))
             for key, (count, size, w) in acc.items():
@@ -1626,7 +1770,7 @@ def diff_packs(
             if not rules_key[0] and not rules_key[1]:
                 continue
             if rules_key not in by_rules:
-                effects = (_required_by(rules_key[0]), _required_by(rules_key[1]))
+                effects = (_required_by(ida), _required_by(idb))
                 by_rules[rules_key] = search.dp(effects, 1)
             subject = str(idb) if ida is None else ida if idb in (None, ida) else f"{ida} / {idb}"
             action_cells += cells_of(
@@ -1696,9 +1840,9 @@ def _dimension_of(dim: str) -> Callable[[Decision, Decision], tuple[str, str]]:
     return value
 
 
-def _required_by(rule_ids: tuple[str, ...]) -> Effect:
+def _required_by(action_id: str | None) -> Effect:
     def value(rule: Rule) -> int:
-        return int(rule.id in rule_ids)
+        return int(action_id is not None and action_id in rule.actions)
 
     return value
 

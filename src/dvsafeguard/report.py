@@ -9,45 +9,13 @@ import argparse
 import json
 from typing import Any
 
-from .conditions import AllOf, AnyOf, Condition, CountTest, FactTest, NotOf, OutcomeTest, Truth
+from .conditions import AllOf, AnyOf, Condition, FactTest, NotOf, Truth, describe
 from .decision import Decision
 from .derive import DERIVED, CaseView
 from .engine import compiled
 from .evaluate import evaluate, load_case
 from .facts import Case
 from .pack import Pack, load_pack
-
-_OPS = {"is": "is", "in": "is one of", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥"}
-
-
-def describe(cond: Condition) -> str:
-    """A condition in words, e.g. ``victim.pregnant is true``."""
-    if isinstance(cond, AllOf):
-        return "(" + " and ".join(describe(c) for c in cond.all) + ")"
-    if isinstance(cond, AnyOf):
-        return "(" + " or ".join(describe(c) for c in cond.any) + ")"
-    if isinstance(cond, NotOf):
-        return f"not {describe(cond.not_)}"
-    if isinstance(cond, FactTest):
-        op, bound = cond.op()
-        shown = json.dumps(bound) if not isinstance(bound, list) else ", ".join(map(str, bound))
-        return f"{cond.fact} {_OPS[op]} {shown}"
-    if isinstance(cond, CountTest):
-        what = cond.count + (f" where {describe(cond.where)}" if cond.where is not None else "")
-        if cond.within_months:
-            what += f" within {cond.within_months} months"
-        bounds = []
-        if cond.at_least is not None:
-            bounds.append(f"at least {cond.at_least}")
-        if cond.at_most is not None:
-            bounds.append(f"at most {cond.at_most}")
-        return f"{' and '.join(bounds)} of {what}"
-    if isinstance(cond, OutcomeTest):
-        b = cond.outcome
-        parts = [f"at least {b.at_least}" if b.at_least else "", f"at most {b.at_most}" if b.at_most else "",
-                 f"one of {', '.join(b.in_)}" if b.in_ else ""]
-        return "outcome " + " and ".join(p for p in parts if p)
-    return str(cond)  # pragma: no cover
 
 
 def _mark(t: Truth) -> str:
