@@ -138,3 +138,10 @@ def test_unknown_pack_reference() -> None:
         dv.load_pack("londn")
     with pytest.raises(dv.PackNotFound, match="no version '1999'"):
         dv.load_pack("london@1999")
+
+
+def test_confirmation_fact_cannot_set_the_outcome() -> None:
+    data = yaml.safe_load(LONDON.read_text(encoding="utf-8"))
+    data["rules"][0]["when"] = {"fact": "derived.no_children_confirmed", "is": False}
+    with pytest.raises(dv.InputError, match="may not set the outcome"):
+        dv.pack.pack_from_data(data)

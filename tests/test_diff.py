@@ -407,9 +407,12 @@ def test_counts_and_minimal_witnesses_match_brute_force(
     assert d.search.exhaustive and d.outcomes and d.dimensions and (d.actions or grouping)
     search = dvdiff._Search(a, b, d.search.assessment_date, dvdiff.DEFAULT_MAX_CASES, 0)
     if grouping:
-        group = next(v for v in search.vars if v.name.startswith("any("))
-        assert group.facts == ["victim.isolated", "victim.separating", "concerns.out_of_hours"]
-        assert sorted(v.weight for v in group.values) == [1, 7, 19]  # all false; unknown; some true
+        # the facts only the `isolated` rule reads are searched through its truth:
+        # true 1×19, false 27+2, unknown the other 33 of 3^4
+        group = next(v for v in search.vars if v.name.startswith("all("))
+        assert group.facts == ["concerns.domestic_abuse_known", "victim.isolated", "victim.separating",
+                               "concerns.out_of_hours"]
+        assert sorted(v.weight for v in group.values) == [19, 29, 33]
         assert [r.id for r in search.sides[0].rules if r.id.startswith("vulnerable")] == [
             "vulnerable#0", "vulnerable#1", "vulnerable#2"]  # the `any` rule is searched in parts
     wits = _all_cases(search)

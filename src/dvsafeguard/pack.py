@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from . import yamlio
 from .conditions import AllOf, AnyOf, Condition, CountTest, FactTest, NotOf, OutcomeTest, walk
-from .derive import FactInfo, case_facts, item_facts
+from .derive import DERIVED, FactInfo, case_facts, item_facts
 from .errors import InputError, PackNotFound, Problem
 
 DIMENSIONS: dict[str, tuple[str, ...]] = {
@@ -273,6 +273,12 @@ def semantic_problems(pack: Pack) -> list[tuple[tuple[str | int, ...], str]]:
         if rule.outcome is None and not rule.sets and not rule.actions and not rule.factor:
             out.append((loc, "rule has no effect: give it an outcome, sets, actions, or factor: true"))
         _check_condition(rule.when, loc + ("when",), pack, facts, out, allow_outcome=rule.outcome is None)
+        if rule.outcome is not None:
+            for node in walk(rule.when):
+                if isinstance(node, FactTest) and node.fact in DERIVED and DERIVED[node.fact].kind == "confirmed":
+                    out.append((loc + ("when",), f"{node.fact} says what has been confirmed, never 'unknown'; "
+                                "it may not set the outcome (the outcome's bounds would not hold once "
+                                "unknowns resolve)"))
     for i, fact in enumerate(pack.risk_facts):
         if fact not in facts:
             out.append((("risk_facts", i), f"unknown fact {fact!r}{_suggest(fact, list(facts))}"))
