@@ -10,10 +10,10 @@ Fixtures (tests/fixtures/, marked "TEST FIXTURE — not a procedure", never unde
 from __future__ import annotations
 
 import copy
+import importlib.util
 import itertools
 import json
 import math
-import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -33,8 +33,6 @@ from dvsafeguard.errors import InputError
 from dvsafeguard.pack import Pack, pack_files, pack_from_data, rules_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-sys.path.insert(0, str(FIXTURES))
-import make_london_fixtures  # noqa: E402
 WITHOUT_931 = FIXTURES / "london-without-9-3-1.yaml"
 REWORDED = FIXTURES / "london-reworded.yaml"
 LEVELS_BELOW_4 = {"insufficient_information", "scale_1", "scale_2", "scale_3"}
@@ -68,6 +66,10 @@ def _has_baby(case: dict[str, Any]) -> bool:
 
 
 def test_fixture_packs_are_made_from_the_current_london_pack() -> None:
+    spec = importlib.util.spec_from_file_location("make_london_fixtures", FIXTURES / "make_london_fixtures.py")
+    assert spec is not None and spec.loader is not None
+    make_london_fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_london_fixtures)
     london = (rules_dir() / "london" / "2008-03.yaml").read_text(encoding="utf-8")
     for path, make in ((WITHOUT_931, make_london_fixtures.without_931),
                        (REWORDED, make_london_fixtures.reworded)):

@@ -54,7 +54,7 @@ from typing import Any, Literal
 
 import yaml
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from .conditions import (
     AllOf,
@@ -67,6 +67,7 @@ from .conditions import (
     Truth,
     compare,
     count_truth,
+    describe,
     months_before,
     walk,
 )
@@ -1051,8 +1052,9 @@ class _Side:
             if len(parts) == 1:
                 rules.append(rule)
             else:
-                rules += [rule.model_copy(update={"id": f"{rule.id}#{j}", "when": part})
-                          for j, part in enumerate(parts)]
+                rules += [
+                    rule.model_copy(update={"id": f"{rule.id}#{j}", "when": part}) for j, part in enumerate(parts)
+                ]
         fns = {rule.id: comp.compiler.top(rule.when) for rule in rules}
         classes: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
         probe = CaseView(Case(assessment_date=on))
@@ -1585,11 +1587,11 @@ def _summary(pack: Pack, d: Decision) -> DecisionSummary:
         default_paragraph=d.outcome.citation.paragraph if not established else None,
         rules=[ref(r) for r in [*d.rules, *d.factors]],
         dimensions={
-            k: DimensionRef(value=v.value, because=v.because, paragraphs=[c.paragraph for c in v.citations])
+            k: DimensionRef(value=v.value, because=list(v.because), paragraphs=[c.paragraph for c in v.citations])
             for k, v in d.dimensions.items()
         },
         actions=[
-            ActionRef(id=x.id, kind=x.kind, text=x.text, paragraph=x.citation.paragraph, because=x.because)
+            ActionRef(id=x.id, kind=x.kind, text=x.text, paragraph=x.citation.paragraph, because=list(x.because))
             for x in d.actions
         ],
     )
@@ -1909,6 +1911,21 @@ def _change_line(c: Change) -> str:
     return f"{c.section:<9} {c.change:<8} {ident}{where}{how}{title}"
 
 
+_CONDITION = TypeAdapter(Condition)
+
+
+def _shown(field: str, value: Any) -> str:
+    """A changed value for a reader: conditions in words, other values as one line of YAML."""
+    if value is None:
+        return "—"
+    if field in ("when", "given"):
+        try:
+            return describe(_CONDITION.validate_python(value))
+        except ValidationError:  # pragma: no cover - values come from valid packs
+            pass
+    return _flow(value)
+
+
 def _field_lines(f: FieldChange, indent: str) -> list[str]:
     if f.field == "quotes":
         out = []
@@ -1919,8 +1936,7 @@ def _field_lines(f: FieldChange, indent: str) -> list[str]:
             if q not in (f.a or []):
                 out.append(f"{indent}+ {q}")
         return out
-    a = "—" if f.a is None else _flow(f.a)
-    b = "—" if f.b is None else _flow(f.b)
+    a, b = _shown(f.field, f.a), _shown(f.field, f.b)
     if len(a) + len(b) < 80:
         return [f"{indent}{f.field}: {a} → {b}"]
     return [f"{indent}{f.field}:", f"{indent}  A: {a}", f"{indent}  B: {b}"]
@@ -1976,6 +1992,7 @@ def render_text(d: PackDiff) -> str:
         + f" ({sum(len(g.facts) for g in s.groups)} facts in {len(s.groups)} independent groups)"
         f"; compared: {', '.join(s.compared) or 'nothing'}"
     )
+    out.append("  (a case = one combination of the distinct values of the facts the packs read, not a family)")
     for note in s.notes:
         out.append(f"  note: {note}")
     for title, cells in (
@@ -2031,6 +2048,10 @@ def render_markdown(d: PackDiff) -> str:
         + (f" of {_n(s.space)}" if s.searched != s.space else "")
         + f", assessment date {s.assessment_date.isoformat()}, compared: {', '.join(s.compared)}"
     )
+    out.append(
+        "- A case is one combination of the distinct values of the facts the two packs read; shares "
+        "compare cells, they do not estimate numbers of families."
+    )
     for note in s.notes:
         out.append(f"- {note}")
     out += ["", "## What changed in the text", ""]
@@ -2042,9 +2063,7 @@ def render_markdown(d: PackDiff) -> str:
             ident = ch.id if ch.id_b in (None, ch.id) else f"{ch.id} → {ch.id_b}"
             if ch.change == "changed" or ch.section == "citation":
                 detail = "; ".join(
-                    f"{f.field}: {_md(_flow(f.a) if f.a is not None else '—')} → "
-                    f"{_md(_flow(f.b) if f.b is not None else '—')}"
-                    for f in ch.fields
+                    f"{f.field}: {_md(_shown(f.field, f.a))} → {_md(_shown(f.field, f.b))}" for f in ch.fields
                 )
             else:
                 detail = _md(ch.title or "")
