@@ -100,3 +100,27 @@ def test_bad_case_input_names_the_field(data: dict[str, object], field: str) -> 
     with pytest.raises(InputError) as err:
         case_from_data(data)
     assert field in str(err.value)
+
+
+def test_in_on_a_count_is_three_valued(london: object) -> None:
+    from dvsafeguard.conditions import compare
+
+    assert compare("in", (2.0, 2.0), [2]) is True
+    assert compare("in", (3.0, 3.0), [2]) is False
+    assert compare("in", (0.0, None), [2]) is None  # an open list may still have two
+    assert compare("in", (3.0, None), [2]) is False
+    # through a pack: a rule on "exactly 2 incidents in 12 months"
+    import yaml
+
+    import dvsafeguard as dv
+    from conftest import ROOT
+
+    data = yaml.safe_load((ROOT / "rules" / "london" / "2008-03.yaml").read_text(encoding="utf-8"))
+    data["rules"].append({"id": "two-incidents", "title": "t", "outcome": "scale_4",
+                          "citation": {"paragraph": "9.2.1", "quote": "x"},
+                          "when": {"fact": "derived.incidents_last_12_months", "in": [2]}})
+    pack = dv.pack.pack_from_data(data)
+    case = {"assessment_date": "2009-01-10", "incidents_complete": True,
+            "incidents": [{"date": "2008-12-01"}, {"date": "2008-12-02"}]}
+    for engine in ("compiled", "durable"):
+        assert dv.evaluate(case, pack, engine=engine).outcome.id == "scale_4"  # type: ignore[arg-type]

@@ -185,6 +185,12 @@ def compare(op: str, value: Value, bound: Any) -> Truth:
         equal: bool = value == bound
         return equal
     if op == "in":
+        if isinstance(value, tuple):  # a number known only as an interval (e.g. a count)
+            lo, hi = value
+            hits = [b for b in bound if not isinstance(b, (bool, str)) and lo <= b and (hi is None or b <= hi)]
+            if lo == hi:
+                return bool(hits)
+            return None if hits else False
         return value in bound
     interval = as_interval(value)
     if interval is None:

@@ -454,6 +454,8 @@ def _leaf(op: str, bound: Any, get: Callable[[Any], Value]) -> Callable[[Any], T
 
         def in_values(x: Any) -> Truth:
             v = get(x)
+            if type(v) is tuple:
+                return compare("in", v, bound)
             return None if v is None else v in allowed
         return in_values
 
