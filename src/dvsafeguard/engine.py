@@ -368,20 +368,22 @@ def _memo_leaf(op: str, bound: Any, key: int, compute: Callable[[CaseView], Valu
 
 
 # Closures specialised once per node; each returns True, False or None (unknown).
-def _all(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+def _junction(parts: list[Callable[[Any], Truth]], decisive: bool) -> Callable[[Any], Truth]:
+    """Kleene ``all`` (decisive False) or ``any`` (decisive True) of the parts, short-circuiting."""
     if len(parts) == 1:
         return parts[0]
+    other = not decisive
     if len(parts) == 2:
         a, b = parts
 
         def f2(x: Any) -> Truth:
             t = a(x)
-            if t is False:
-                return False
+            if t is decisive:
+                return decisive
             u = b(x)
-            if u is False:
-                return False
-            return None if t is None or u is None else True
+            if u is decisive:
+                return decisive
+            return None if t is None or u is None else other
 
         return f2
 
@@ -389,43 +391,21 @@ def _all(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
         unknown = False
         for p in parts:
             t = p(x)
-            if t is False:
-                return False
+            if t is decisive:
+                return decisive
             if t is None:
                 unknown = True
-        return None if unknown else True
+        return None if unknown else other
 
     return f
+
+
+def _all(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+    return _junction(parts, False)
 
 
 def _any(parts: list[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) == 2:
-        a, b = parts
-
-        def f2(x: Any) -> Truth:
-            t = a(x)
-            if t is True:
-                return True
-            u = b(x)
-            if u is True:
-                return True
-            return None if t is None or u is None else False
-
-        return f2
-
-    def f(x: Any) -> Truth:
-        unknown = False
-        for p in parts:
-            t = p(x)
-            if t is True:
-                return True
-            if t is None:
-                unknown = True
-        return None if unknown else False
-
-    return f
+    return _junction(parts, True)
 
 
 def _not(inner: Callable[[Any], Truth]) -> Callable[[Any], Truth]:
