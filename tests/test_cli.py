@@ -86,3 +86,20 @@ def test_bad_case_file_exits_2_with_location(capsys: pytest.CaptureFixture[str],
 def test_unknown_pack_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "evaluate", EXAMPLE, "--pack", "lodnon")
     assert code == 2 and "did you mean 'london'" in err
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_compare_runs_on_every_bundled_example(capsys: pytest.CaptureFixture[str], example: Path) -> None:
+    from dvsafeguard import available
+
+    code, out, _ = run(capsys, "compare", str(example), "--packs", "all", "--json")
+    assert code == 0
+    columns = json.loads(out)["columns"]
+    assert {c["pack"].split("@")[0] for c in columns} == set(available())
+    for col in columns:
+        # every pack maps onto the three shared dimensions, and a required value is cited
+        for name in ("csc_referral", "marac", "early_help"):
+            cell = col["dimensions"][name]
+            assert cell is not None, (col["pack"], name)
+            if cell["value"] == "required":
+                assert cell["citations"], (col["pack"], name)
