@@ -145,3 +145,10 @@ def test_confirmation_fact_cannot_set_the_outcome() -> None:
     data["rules"][0]["when"] = {"fact": "derived.no_children_confirmed", "is": False}
     with pytest.raises(dv.InputError, match="may not set the outcome"):
         dv.pack.pack_from_data(data)
+
+
+def test_a_folder_named_like_a_board_does_not_hide_the_bundled_pack(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "london").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert dv.load_pack("london").id == "london"

@@ -401,7 +401,7 @@ def load_pack(ref: str | Path) -> Pack:
     Packs are cached by path and modification time, so a pack is parsed and compiled once.
     """
     p = Path(ref)
-    if p.suffix in (".yaml", ".yml") or p.exists():
+    if p.suffix in (".yaml", ".yml") or p.is_file():  # a folder named like a board is not a pack
         if not p.is_file():
             raise PackNotFound(f"no pack file {p}")
         return _load_cached(str(p.resolve()), p.stat().st_mtime_ns)
