@@ -195,7 +195,11 @@ def compare(op: str, value: Value, bound: Any) -> Truth:
     interval = as_interval(value)
     if interval is None:
         return False  # comparing a non-number: refused by pack validation; never reached
-    lo, hi = interval
+    return interval_compare(op, interval[0], interval[1], bound)
+
+
+def interval_compare(op: str, lo: float, hi: float | None, bound: Any) -> Truth:
+    """Three-valued ``lt``/``lte``/``gt``/``gte`` of a number known to lie in ``lo``..``hi``."""
     if op == "lt":
         return True if hi is not None and hi < bound else (False if lo >= bound else None)
     if op == "lte":

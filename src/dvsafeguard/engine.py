@@ -40,6 +40,7 @@ from .conditions import (
     Value,
     compare,
     count_truth,
+    interval_compare,
     kleene_all,
     months_before,
 )
@@ -332,14 +333,7 @@ def _item_leaf(op: str, bound: Any, key: str) -> ItemFn:
             v = item.get(key)
             if type(v) is not tuple:
                 return compare(op, v, bound)
-            lo, hi = v  # an interval (a child's age): what compare() does, without its dispatch
-            if op == "lt":
-                return True if hi is not None and hi < bound else (False if lo >= bound else None)
-            if op == "lte":
-                return True if hi is not None and hi <= bound else (False if lo > bound else None)
-            if op == "gt":
-                return True if lo > bound else (False if hi is not None and hi <= bound else None)
-            return True if lo >= bound else (False if hi is not None and hi < bound else None)
+            return interval_compare(op, v[0], v[1], bound)  # an interval (a child's age)
         return number
     return _leaf(op, bound, lambda it: it.get(key))
 
