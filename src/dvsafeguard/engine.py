@@ -721,21 +721,28 @@ class DurablePack:
                 out[rid] = None
         return out
 
-    def match(self, view: CaseView, sid: str | None = None, fact_no: int = 0) -> Match:
-        """Match one case. With ``sid`` the facts stay in that session (see sessions)."""
+    def match(self, view: CaseView, sid: str | None = None, fact_no: int = 0,
+              asserted: list[tuple[str, dict[str, Any]]] | None = None) -> Match:
+        """Match one case. With ``sid`` the facts stay in that session (see sessions), and the
+        facts asserted are appended to ``asserted`` so that the session can retract them later."""
         own = sid is None
         sid = sid or f"e{next(self._sids)}"
         with _DURABLE_LOCK:
-            return self._match(view, sid, fact_no, own)
+            return self._match(view, sid, fact_no, own, asserted)
 
-    def _match(self, view: CaseView, sid: str, fact_no: int, own: bool) -> Match:
+    def _match(self, view: CaseView, sid: str, fact_no: int, own: bool,
+               asserted: list[tuple[str, dict[str, Any]]] | None) -> Match:
         try:
-            outcome = self._assert("outcome", self.fact("outcome", view, sid, f"o{fact_no}"))
+            first = self.fact("outcome", view, sid, f"o{fact_no}")
+            outcome = self._assert("outcome", first)
             outcome = {r.id: outcome[r.id] for r in self.pack.rules if r.id in outcome}
             rng = outcome_range(self.pack, outcome)
             view.__dict__["outcome_range"] = rng
-            other = self._assert("actions", self.fact("actions", view, sid, f"a{fact_no}"))
+            second = self.fact("actions", view, sid, f"a{fact_no}")
+            other = self._assert("actions", second)
             other = {r.id: other[r.id] for r in self.pack.rules if r.id in other}
+            if asserted is not None:
+                asserted += [("outcome", first), ("actions", second)]
             return Match(outcome, other, rng)
         finally:
             if own:

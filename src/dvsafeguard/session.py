@@ -8,6 +8,7 @@ the rules are matched again, so the outcome may move up or down.
 
 from __future__ import annotations
 
+import copy
 import itertools
 from typing import Any
 
@@ -63,8 +64,6 @@ class AssessmentSession:
 
         The whole case is validated again; bad input raises and leaves the session unchanged.
         """
-        import copy
-
         data = copy.deepcopy(self._data)
         _set_path(data, path, value)
         case = case_from_data(data)
@@ -73,8 +72,6 @@ class AssessmentSession:
 
     def update(self, **groups: Any) -> Decision:
         """Record several facts at once: ``update(victim={"pregnant": True})``."""
-        import copy
-
         data = copy.deepcopy(self._data)
         for key, value in groups.items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
@@ -89,11 +86,9 @@ class AssessmentSession:
         self._engine.retract(self._asserted)
         view = CaseView(self.case)
         self._facts_no += 1
-        match = self._engine.match(view, sid=self._sid, fact_no=self._facts_no)
-        self._asserted = [
-            ("outcome", self._engine.fact("outcome", view, self._sid, f"o{self._facts_no}")),
-            ("actions", self._engine.fact("actions", view, self._sid, f"a{self._facts_no}")),
-        ]
+        asserted: list[tuple[str, dict[str, Any]]] = []
+        match = self._engine.match(view, sid=self._sid, fact_no=self._facts_no, asserted=asserted)
+        self._asserted = asserted
         decision = build(self.pack, view, match, compiled(self.pack).compiler, "durable")
         self.history.append(decision)
         return decision
