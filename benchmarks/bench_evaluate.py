@@ -76,27 +76,20 @@ def plain_london(c: Case) -> tuple[int, int, list[str]]:
     on = c.assessment_date
     kids, kids_complete = c.children, (True if c.children == [] else c.children_complete)
 
-    def under12(ch: Any) -> T:
-        if ch.unborn:
-            return True
-        if ch.date_of_birth is not None:
-            return _months(ch.date_of_birth, on) < 12
-        if ch.age_months is not None:
-            return ch.age_months < 12
-        if ch.age_years is not None:
-            return ch.age_years < 1
-        return None
+    def younger_than(months: int) -> Callable[[Any], T]:
+        def test(ch: Any) -> T:
+            if ch.unborn:
+                return True
+            if ch.date_of_birth is not None:
+                return _months(ch.date_of_birth, on) < months
+            if ch.age_months is not None:
+                return ch.age_months < months
+            if ch.age_years is not None:
+                return ch.age_years < months // 12
+            return None
+        return test
 
-    def under7(ch: Any) -> T:
-        if ch.unborn:
-            return True
-        if ch.date_of_birth is not None:
-            return _months(ch.date_of_birth, on) < 84
-        if ch.age_months is not None:
-            return ch.age_months < 84
-        if ch.age_years is not None:
-            return ch.age_years < 7
-        return None
+    under12, under7 = younger_than(12), younger_than(84)
 
     def tick(n: int) -> T:
         return None if c.matrix is None else any(t.scale == n for t in c.matrix)

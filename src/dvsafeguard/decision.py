@@ -232,16 +232,7 @@ def explain(cond: Condition, view: CaseView, compiler: Any, used: dict[str, Any]
 
 
 def _leaves(cond: Condition) -> list[FactTest]:
-    if isinstance(cond, FactTest):
-        return [cond]
-    if isinstance(cond, AllOf | AnyOf):
-        out: list[FactTest] = []
-        for c in cond.all if isinstance(cond, AllOf) else cond.any:
-            out.extend(_leaves(c))
-        return out
-    if isinstance(cond, NotOf):
-        return _leaves(cond.not_)
-    return []
+    return [leaf for leaf in _top_leaves(cond) if isinstance(leaf, FactTest)]
 
 
 # --------------------------------------------------------------------------------------------
