@@ -152,3 +152,96 @@ def test_a_folder_named_like_a_board_does_not_hide_the_bundled_pack(
     (tmp_path / "london").mkdir()
     monkeypatch.chdir(tmp_path)
     assert dv.load_pack("london").id == "london"
+
+
+# --- input that validates loosely but would mean something else: refused, naming the field ------
+
+@pytest.mark.parametrize(("text", "where"), [
+    # a second block of the same group would silently replace the first (and its facts)
+    ("assessment_date: 2008-06-02\nconcerns: {domestic_abuse_known: true}\nvictim: {pregnant: false}\n"
+     "concerns: {previous_concerns: true}\n", ":4:1: concerns: duplicate key 'concerns'"),
+    ("assessment_date: 2008-06-02\nchildren:\n  - {date_of_birth: 2007-11-20, date_of_birth: 2001-01-01}\n",
+     ":3:33: children[0].date_of_birth: duplicate key 'date_of_birth'"),
+    ('{"assessment_date": "2008-06-02", "victim": {"pregnant": true}, "victim": {"separating": true}}',
+     ":1:65: victim: duplicate key 'victim'"),
+])
+def test_a_fact_said_twice_is_refused(tmp_path: Path, text: str, where: str) -> None:
+    p = write(tmp_path, "case.json" if text.startswith("{") else "case.yaml", text)
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert f"{p}{where}" in str(err.value)
+
+
+@pytest.mark.parametrize(("text", "where", "why"), [
+    ("assessment_date: 2008-02-30\n", ":1:18:", "'2008-02-30' is not a real date"),
+    ("assessment_date: 2008-06-02\nchildren:\n  - date_of_birth: 2007-13-01\n", ":3:20:",
+     "'2007-13-01' is not a real date"),
+    ("assessment_date: 2008-06-02\ncase_id: !!int x\n", "", "malformed YAML value"),
+])
+def test_a_value_yaml_cannot_build_is_an_input_error(tmp_path: Path, text: str, where: str, why: str) -> None:
+    p = write(tmp_path, "case.yaml", text)
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert f"{p}{where}" in str(err.value) and why in str(err.value)
+
+
+def test_a_pack_with_a_date_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    text = LONDON.read_text(encoding="utf-8").replace("from: 2008-03-01", "from: 2008-02-30", 1)
+    assert "2008-02-30" in text
+    p = write(tmp_path, "pack.yaml", text)
+    with pytest.raises(dv.InputError) as err:
+        load_pack_file(p)
+    assert "'2008-02-30' is not a real date" in str(err.value)
+
+
+BABY = {"assessment_date": "2008-06-02", "children_complete": True, "concerns": {"domestic_abuse_known": True}}
+
+
+@pytest.mark.parametrize(("child", "field", "why"), [
+    # a date of birth that disagrees with the age given beside it: neither may quietly win
+    ({"date_of_birth": "2000-01-01", "age_months": 3}, "children[0].age_months",
+     "age_months=3 disagrees with date_of_birth 2000-01-01 (101 completed months"),
+    ({"date_of_birth": "2008-01-01", "age_years": 1}, "children[0].age_years",
+     "age_years=1 disagrees with date_of_birth 2008-01-01 (0 completed years"),
+    ({"date_of_birth": "1950-01-01"}, "children[0].date_of_birth", "makes this child 58"),
+    ({"date_of_birth": "2009-01-01"}, "children[0].date_of_birth", "is after assessment_date"),
+    ({"age_years": False}, "children[0].age_years", "valid integer"),
+    ({"age_months": "3"}, "children[0].age_months", "valid integer"),
+    ({"in_household": "no"}, "children[0].in_household", "valid boolean"),
+    ({"in_household": 1}, "children[0].in_household", "valid boolean"),
+    ({"date_of_birth": 0}, "children[0].date_of_birth", "a date must be written YYYY-MM-DD"),
+])
+def test_a_child_recorded_inconsistently_is_refused(london: dv.Pack, child: dict[str, object], field: str,
+                                                    why: str) -> None:
+    with pytest.raises(dv.InputError) as err:
+        dv.evaluate({**BABY, "children": [child]}, london)
+    (problem,) = err.value.problems
+    assert problem.field == field and why in problem.message
+
+
+def test_consistent_date_of_birth_and_ages_are_accepted(london: dv.Pack) -> None:
+    child = {"date_of_birth": "2008-01-01", "age_years": 0, "age_months": 5}
+    assert dv.evaluate({**BABY, "children": [child]}, london).outcome.id == "scale_4"
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"assessments": {"dvrim_scale": True}}, "assessments.dvrim_scale"),  # YAML `yes` is not 1
+    ({"assessments": {"police_triage_level": 4.0}}, "assessments.police_triage_level"),
+    ({"assessments": {"mappa_level": False}}, "assessments.mappa_level"),
+    ({"matrix": [{"scale": True, "category": "evidence"}]}, "matrix[0].scale"),
+    ({"victim": {"pregnant": "off"}}, "victim.pregnant"),
+    ({"incidents": [{"date": 1700000000}]}, "incidents[0].date"),
+    ({"assessment_date": "1700000000"}, "assessment_date"),
+])
+def test_loose_values_are_not_read_as_numbers_yes_no_or_dates(data: dict[str, object], field: str) -> None:
+    with pytest.raises(dv.InputError) as err:
+        dv.evaluate({"assessment_date": "2019-06-02", **data}, "solihull")
+    assert [p.field for p in err.value.problems] == [field]
+
+
+def test_a_cross_field_error_in_a_file_points_at_the_field(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.yaml", "assessment_date: 2008-06-02\nincidents:\n  - date: 2008-01-01\n"
+                                     "  - date: 2009-01-01\n")
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert f"{p}:4:5: incidents[1].date: incident date 2009-01-01 is after assessment_date" in str(err.value)

@@ -402,16 +402,24 @@ def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
     assert (bad.line, bad.message) == (line, "duplicate id 'special-needs'")
 
 
-def test_duplicate_yaml_key_and_invariant_id_are_rejected(small: tuple[str, Path],
-                                                         tmp_path: Path) -> None:
+def test_duplicate_yaml_key_is_rejected_where_it_is(small: tuple[str, Path], tmp_path: Path) -> None:
     text, sources = small
     text = edit(text, "    outcome: referral\n",
                 "    outcome: referral\n    outcome: no_referral\n")
+    _, problems = lint_text(tmp_path, text, sources)
+    (bad,) = errors(problems)
+    line = text.split("\n").index("    outcome: no_referral") + 1
+    assert (bad.field, bad.line, bad.column) == ("rules[0].outcome", line, 5)
+    assert bad.message == ("duplicate key 'outcome' (YAML would keep only the last one; the first is on "
+                           f"line {line - 1})")
+
+
+def test_duplicate_invariant_id_is_rejected(small: tuple[str, Path], tmp_path: Path) -> None:
+    text, sources = small
     invariant = "{id: inv, description: d, given: {fact: victim.pregnant, is: true}}"
     text += f"invariants:\n  - {invariant}\n  - {invariant}\n"
     _, problems = lint_text(tmp_path, text, sources)
     msgs = {(p.field, p.message.split(" (")[0]) for p in errors(problems)}
-    assert ("rules[0].outcome", "duplicate key 'outcome'") in msgs
     assert ("invariants[1].id", "duplicate id 'inv'") in msgs
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel
 
 from .conditions import AnyOf, Condition, CountTest, FactTest, Interval, NotOf, Truth, Value
-from .facts import Case, Child, Incident, MatrixTick
+from .facts import Case, Child, Incident, MatrixTick, completed_months
 
 
 @dataclass(frozen=True)
@@ -195,19 +195,12 @@ def item_facts(collection: str) -> dict[str, FactInfo]:
 # --------------------------------------------------------------------------------------------
 
 
-def _completed_months(born: date, on: date) -> int:
-    months = (on.year - born.year) * 12 + (on.month - born.month)
-    if on.day < born.day:
-        months -= 1
-    return months
-
-
 def child_age_months(child: Child, on: date) -> Interval | None:
     """A child's age in completed months on ``on``, as an interval; None if unknown."""
     if child.unborn is True:
         return (-9.0, -1.0)
     if child.date_of_birth is not None:
-        m = float(_completed_months(child.date_of_birth, on))
+        m = float(completed_months(child.date_of_birth, on))
         return (m, m)
     if child.age_months is not None:
         return (float(child.age_months), float(child.age_months))

@@ -17,7 +17,7 @@ from .decision import Decision, build
 from .derive import CaseView
 from .engine import compiled, durable
 from .errors import InputError, Problem
-from .facts import Case
+from .facts import Case, FieldError
 from .pack import Pack, load_pack
 
 Engine = Literal["compiled", "durable"]
@@ -35,8 +35,13 @@ def case_from_data(data: Any, name: str = "<case>", positions: yamlio.Positions 
         problems = []
         for err in e.errors():
             loc = tuple(err["loc"])
-            line, col = yamlio.locate(positions or {}, loc)
             msg = "unknown fact (not allowed here)" if err["type"] == "extra_forbidden" else err["msg"]
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, FieldError):  # a check across fields that names the wrong one
+                loc, msg = loc + cause.loc, cause.message
+            elif isinstance(cause, ValueError):  # our own check: its words, without pydantic's prefix
+                msg = str(cause)
+            line, col = yamlio.locate(positions or {}, loc)
             problems.append(Problem(msg, yamlio.dotted(loc), name if positions is not None or name != "<case>"
                                     else None, line, col))
         raise InputError("case", problems) from None

@@ -13,12 +13,41 @@ complete, a child or incident nobody has heard of yet could still change the dec
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Tri = bool | None
-"""A yes/no fact that may be unknown (``None``)."""
+"""A yes/no fact that may be unknown (``None``). Yes/no facts and whole numbers are validated
+strictly (``strict=True`` on their fields): ``"no"``, ``0`` or ``1`` are not read as yes or no, and
+``yes`` / ``no`` (YAML booleans), ``"3"`` or ``3.0`` are not read as numbers."""
+
+
+def _a_written_date(value: Any) -> Any:
+    """Refuse numbers as dates: a lax reading would take ``0`` or ``"1700000000"`` as a Unix time."""
+    if isinstance(value, bool | int | float) or (
+            isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()):
+        raise ValueError("a date must be written YYYY-MM-DD, not as a number")
+    return value
+
+
+
+
+class FieldError(ValueError):
+    """A check across fields that knows which field is wrong: ``loc`` is its path in the model."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def completed_months(born: dt.date, on: dt.date) -> int:
+    """Completed months of age on ``on`` for a child born on ``born``."""
+    months = (on.year - born.year) * 12 + (on.month - born.month)
+    if on.day < born.day:
+        months -= 1
+    return months
 
 RiskLevel = Literal["standard", "medium", "high"]
 Area = Literal[
@@ -54,7 +83,7 @@ class FactModel(BaseModel):
 
 
 def _tri(description: str) -> Tri:
-    return Field(default=None, description=description)
+    return Field(default=None, strict=True, description=description)
 
 
 class Child(FactModel):
@@ -63,10 +92,12 @@ class Child(FactModel):
     name: str | None = Field(default=None, description="A label for the child (initials, not a full name).")
     date_of_birth: dt.date | None = Field(default=None, description="Date of birth, if known.")
     age_years: int | None = Field(
-        default=None, ge=0, le=17, description="Age in completed years, if the date of birth is not known."
+        default=None, strict=True, ge=0, le=17,
+        description="Age in completed years, if the date of birth is not known."
     )
     age_months: int | None = Field(
-        default=None, ge=0, le=215, description="Age in completed months, if the date of birth is not known."
+        default=None, strict=True, ge=0, le=215,
+        description="Age in completed months, if the date of birth is not known."
     )
     unborn: Tri = _tri("The child is not yet born (the mother is pregnant with this child).")
     in_household: Tri = _tri("The child lives in the household.")
@@ -96,6 +127,8 @@ class Child(FactModel):
         "A young person's DASH has been completed for this child (true whenever "
         "young_persons_dash is given); false records that none has been."
     )
+
+    _date_of_birth_written = field_validator("date_of_birth", mode="before")(_a_written_date)
 
     @model_validator(mode="before")
     @classmethod
@@ -188,6 +221,8 @@ class Incident(FactModel):
     offence_indicated: Tri = _tri("A criminal offence may have been committed.")
     police_attended: Tri = _tri("The police attended this incident.")
 
+    _date_written = field_validator("date", mode="before")(_a_written_date)
+
 
 class Assessments(FactModel):
     """Risk assessments and processes already under way."""
@@ -198,15 +233,17 @@ class Assessments(FactModel):
     marac_referred: Tri = _tri("The case has been referred to a MARAC.")
     marac_convened: Tri = _tri("A MARAC has been convened on the case.")
     police_triage_level: int | None = Field(
-        default=None, ge=1, le=4, description="Police triage risk level 1–4 (Solihull)."
+        default=None, strict=True, ge=1, le=4, description="Police triage risk level 1–4 (Solihull)."
     )
     dvrim_scale: int | None = Field(
-        default=None, ge=1, le=4, description="Scale 1–4 recorded on the Solihull DVRIM, if completed."
+        default=None, strict=True, ge=1, le=4,
+        description="Scale 1–4 recorded on the Solihull DVRIM, if completed."
     )
     dvrim_not_enough_information: Tri = _tri("The DVRIM was completed and gave 'not enough information'.")
     open_to_social_care: Tri = _tri("The family is already open to children's social care.")
     early_help_assessment_exists: Tri = _tri("An early help assessment / CAF is already in place.")
-    mappa_level: int | None = Field(default=None, ge=0, le=3, description="MAPPA level of the abuser (0 = none).")
+    mappa_level: int | None = Field(default=None, strict=True, ge=0, le=3,
+                                    description="MAPPA level of the abuser (0 = none).")
 
 
 class MatrixTick(FactModel):
@@ -216,7 +253,7 @@ class MatrixTick(FactModel):
     descriptions: the practitioner records the scale heading and category the tick falls under.
     """
 
-    scale: int = Field(ge=1, le=4, description="The scale heading the ticked description sits under.")
+    scale: int = Field(strict=True, ge=1, le=4, description="The scale heading the ticked description sits under.")
     category: MatrixCategory = Field(description="evidence, risk_factor or protective_factor (London 9.2.4).")
     description: str | None = Field(default=None, description="The ticked description, for the record.")
 
@@ -291,19 +328,35 @@ class Case(FactModel):
     )
     concerns: Concerns = Field(default_factory=Concerns)
 
+    _assessment_date_written = field_validator("assessment_date", mode="before")(_a_written_date)
+
     @model_validator(mode="after")
     def _dates_not_after_assessment(self) -> Case:
+        on = self.assessment_date
         for i, child in enumerate(self.children or []):
-            if child.date_of_birth is not None and child.date_of_birth > self.assessment_date:
-                raise ValueError(
-                    f"children[{i}].date_of_birth {child.date_of_birth} is after assessment_date "
-                    f"{self.assessment_date}; record an unborn child as unborn: true"
-                )
+            born = child.date_of_birth
+            if born is None:
+                continue
+            where: tuple[str | int, ...] = ("children", i, "date_of_birth")
+            if born > on:
+                raise FieldError(where, f"date of birth {born} is after assessment_date {on}; record an "
+                                        "unborn child as unborn: true")
+            months = completed_months(born, on)
+            if months > 215:
+                raise FieldError(where, f"date of birth {born} makes this child {months // 12} on "
+                                        f"assessment_date {on}; a child is under 18")
+            if child.age_months is not None and child.age_months != months:
+                raise FieldError(("children", i, "age_months"),
+                                 f"age_months={child.age_months} disagrees with date_of_birth {born} "
+                                 f"({months} completed months on assessment_date {on}); give one of them")
+            if child.age_years is not None and child.age_years != months // 12:
+                raise FieldError(("children", i, "age_years"),
+                                 f"age_years={child.age_years} disagrees with date_of_birth {born} "
+                                 f"({months // 12} completed years on assessment_date {on}); give one of them")
         for i, incident in enumerate(self.incidents or []):
-            if incident.date is not None and incident.date > self.assessment_date:
-                raise ValueError(
-                    f"incidents[{i}].date {incident.date} is after assessment_date {self.assessment_date}"
-                )
+            if incident.date is not None and incident.date > on:
+                raise FieldError(("incidents", i, "date"),
+                                 f"incident date {incident.date} is after assessment_date {on}")
         if self.children == [] and self.children_complete is False:
-            raise ValueError("children is [] (no children) but children_complete is false")
+            raise FieldError(("children_complete",), "children is [] (no children) but children_complete is false")
         return self

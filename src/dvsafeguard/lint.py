@@ -66,9 +66,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
-from yaml.nodes import MappingNode, Node, SequenceNode
 
 from . import yamlio
 from .conditions import AllOf, AnyOf, Condition, CountTest, FactTest, NotOf, OutcomeTest
@@ -131,7 +129,6 @@ def lint_pack_file(path: str | Path, sources_dir: str | Path | None = None) -> l
     except InputError as e:
         return _sorted(_placed(e.problems, name))
     report = _Report(name, positions)
-    _duplicate_keys(raw.decode("utf-8"), report)
     try:
         pack = pack_from_data(data, name, positions, raw)
     except InputError as e:
@@ -184,32 +181,6 @@ def format_problem(p: Problem) -> str:
 # --------------------------------------------------------------------------------------------
 # File-level and reference checks
 # --------------------------------------------------------------------------------------------
-
-
-def _duplicate_keys(text: str, report: _Report) -> None:
-    """YAML silently keeps the last of two equal keys; a pack must not say a thing twice."""
-    # yamlio.load has already refused aliases, anchors and oversized files, so composing is safe.
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:  # pragma: no cover - yamlio.load parsed the same text
-        return
-    stack: list[tuple[Node, Loc]] = [(root, ())] if root is not None else []
-    while stack:
-        node, loc = stack.pop()
-        if isinstance(node, MappingNode):
-            seen: dict[Any, int] = {}
-            for key, value in node.value:
-                k = key.value
-                if k in seen:
-                    report.problems.append(Problem(
-                        f"duplicate key {k!r} (YAML keeps only the last one; the first is on line "
-                        f"{seen[k]})", yamlio.dotted(loc + (k,)), report.file,
-                        key.start_mark.line + 1, key.start_mark.column + 1))
-                else:
-                    seen[k] = key.start_mark.line + 1
-                stack.append((value, loc + (k,)))
-        elif isinstance(node, SequenceNode):
-            stack.extend((item, loc + (i,)) for i, item in enumerate(node.value))
 
 
 def _check_ids(pack: Pack, report: _Report) -> None:

@@ -1,8 +1,10 @@
 """Reading YAML safely, remembering where every value came from.
 
 Only plain YAML is accepted: anchors and aliases are refused (they are how "billion laughs"
-alias bombs work and no pack or case needs them), files over a size limit are refused before
-parsing, and every error says the file, line and column.
+alias bombs work and no pack or case needs them), a key said twice in one mapping is refused
+(YAML would silently keep the last one), a date that does not exist (2015-02-30) is refused,
+files over a size limit are refused before parsing, and every error says the file, line and
+column.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import yaml
 from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError, Problem
 
@@ -36,17 +38,35 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _positions(node: Node, loc: Loc, out: Positions) -> None:
+    def construct_real_date(self, node: ScalarNode) -> Any:
+        """A YAML date, refused with its position when no such day exists (2015-02-30)."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a real date ({e})", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_real_date)
+
+
+def _positions(node: Node, loc: Loc, out: Positions, repeated: list[tuple[Loc, Node, int]]) -> None:
+    """Record where every field is; collect keys said twice in one mapping (``repeated``)."""
     out[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, MappingNode):
+        seen: dict[Any, int] = {}
         for key, value in node.value:
             k = key.value
-            out[loc + (k,)] = (key.start_mark.line + 1, key.start_mark.column + 1)
-            _positions(value, loc + (k,), out)
+            if isinstance(k, str):  # a scalar key: its text (keys of other kinds are not compared)
+                if k in seen:
+                    repeated.append((loc + (k,), key, seen[k]))
+                else:
+                    seen[k] = key.start_mark.line + 1
+            _positions(value, loc + (k,), out, repeated)
             out[loc + (k,)] = (key.start_mark.line + 1, key.start_mark.column + 1)
     elif isinstance(node, SequenceNode):
         for i, item in enumerate(node.value):
-            _positions(item, loc + (i,), out)
+            _positions(item, loc + (i,), out, repeated)
 
 
 def loads(text: str, name: str = "<string>", what: str = "file") -> tuple[Any, Positions]:
@@ -59,7 +79,16 @@ def loads(text: str, name: str = "<string>", what: str = "file") -> tuple[Any, P
         if node is None:
             raise InputError(what, [Problem("file is empty", file=name)])
         positions: Positions = {}
-        _positions(node, (), positions)
+        repeated: list[tuple[Loc, Node, int]] = []
+        _positions(node, (), positions, repeated)
+        if repeated:
+            # YAML would silently keep the last of two equal keys: a fact said twice (a second
+            # `concerns:` block, say) must not quietly replace the first
+            raise InputError(what, [
+                Problem(f"duplicate key {loc[-1]!r} (YAML would keep only the last one; the first is on "
+                        f"line {first})", dotted(loc), name, key.start_mark.line + 1,
+                        key.start_mark.column + 1)
+                for loc, key, first in repeated])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -71,6 +100,10 @@ def loads(text: str, name: str = "<string>", what: str = "file") -> tuple[Any, P
         raise InputError(what, [Problem(f"malformed YAML: {e}", file=name)]) from None
     except RecursionError:
         raise InputError(what, [Problem("YAML is nested too deeply", file=name)]) from None
+    except InputError:
+        raise
+    except (ValueError, TypeError) as e:  # a tagged value PyYAML cannot build (!!int x, !!float x)
+        raise InputError(what, [Problem(f"malformed YAML value: {e}", file=name)]) from None
     finally:
         loader.dispose()
     return data, positions
