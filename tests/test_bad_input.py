@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,46 @@ def test_a_cross_field_error_in_a_file_points_at_the_field(tmp_path: Path) -> No
     with pytest.raises(dv.InputError) as err:
         dv.load_case(p)
     assert f"{p}:4:5: incidents[1].date: incident date 2009-01-01 is after assessment_date" in str(err.value)
+
+
+@pytest.mark.parametrize("pack", ["london", "stockport", "llr", "solihull", "stoke-staffordshire"])
+def test_dates_at_the_ends_of_the_calendar_give_a_decision(pack: str) -> None:
+    # a 12-month window before 1 March of year 1 starts before the first date there is
+    early = {"assessment_date": "0001-03-01", "incidents": [{"date": "0001-01-01", "severity": "serious"}],
+             "children": [{"date_of_birth": "0001-01-01"}]}
+    late = {"assessment_date": "9999-12-31", "incidents": [{"date": "9999-12-31", "severity": "serious"}],
+            "children": [{"date_of_birth": "9999-01-01"}]}
+    for case in (early, late):
+        d = dv.evaluate(case, pack)
+        assert d.assessment_date.isoformat() == case["assessment_date"]
+
+
+def test_a_case_changed_after_it_was_built_is_checked_again(london: dv.Pack) -> None:
+    case = dv.Case.model_validate({"assessment_date": "2009-01-10", "children": [{"age_years": 3}]})
+    case.children[0].date_of_birth = date(2009, 5, 1)  # type: ignore[index]  # after the assessment date
+    with pytest.raises(dv.InputError) as err:
+        dv.evaluate(case, london)
+    assert [p.field for p in err.value.problems] == ["children[0].date_of_birth"]
+    grown = dv.Case.model_validate({"assessment_date": "2009-01-10", "children": [{"age_years": 3}]})
+    grown.children.append({"age_months": 5, "in_household": True})  # type: ignore[union-attr, arg-type]
+    assert dv.evaluate({**grown.model_dump(warnings=False), "concerns": {"domestic_abuse_known": True}},
+                       london).outcome.id == "scale_4"
+    assert dv.evaluate(grown, london).bounds.highest.id == "scale_4"
+
+
+def test_a_bad_case_in_a_batch_is_named_by_its_place_and_nothing_is_decided(london: dv.Pack) -> None:
+    batch = [{"assessment_date": "2009-01-10"}, {"assessment_date": "2009-01-10", "victim": {"pregnant": "x"}},
+             {"assessment_date": "2009-01-10", "victim": {"pregnnant": True}}]
+    with pytest.raises(dv.InputError) as err:
+        dv.evaluate_many(batch, london)
+    assert [p.field for p in err.value.problems] == ["[1].victim.pregnant", "[2].victim.pregnnant"]
+
+
+def test_facts_beside_a_case_wrapper_are_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.yaml", "name: a test\ncase:\n  assessment_date: 2008-06-02\nvictim: {pregnant: true}\n")
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert f"{p}:4:1: victim: only name and expect may stand beside case:" in str(err.value)
+    ok = write(tmp_path, "block.yaml", "name: a test\ncase:\n  assessment_date: 2008-06-02\n"
+                                       "  victim: {pregnant: true}\nexpect: {outcome: scale_4}\n")
+    assert dv.load_case(ok).victim.pregnant is True

@@ -223,8 +223,14 @@ def count_truth(lo: int, hi: int | None, at_least: int | None, at_most: int | No
 
 
 def months_before(d: date, months: int) -> date:
-    """The calendar date ``months`` months before ``d`` (day clamped to the month's length)."""
+    """The calendar date ``months`` months before ``d`` (day clamped to the month's length).
+
+    Before the first representable date it is ``date.min``: every dated item is then inside the
+    window, as it would be.
+    """
     y, m = divmod(d.year * 12 + (d.month - 1) - months, 12)
+    if y < date.min.year:
+        return date.min
     month = m + 1
     for day in (d.day, 30, 29, 28):
         try:

@@ -6,6 +6,7 @@ to call from several threads, and gives the same decision for the same case and 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -24,9 +25,13 @@ Engine = Literal["compiled", "durable"]
 
 
 def case_from_data(data: Any, name: str = "<case>", positions: yamlio.Positions | None = None) -> Case:
-    """Validate case data; raise :class:`InputError` naming the file, line and field of every problem."""
+    """Validate case data; raise :class:`InputError` naming the file, line and field of every problem.
+
+    A :class:`Case` is validated again: it may have been changed since it was built (a list
+    appended to, a date set) in ways that its own checks did not see.
+    """
     if isinstance(data, Case):
-        return data
+        data = data.model_dump(warnings=False)
     if not isinstance(data, Mapping):
         raise InputError("case", [Problem("a case must be a mapping of facts", file=name)])
     try:
@@ -47,10 +52,20 @@ def case_from_data(data: Any, name: str = "<case>", positions: yamlio.Positions 
         raise InputError("case", problems) from None
 
 
+WRAPPER_KEYS = frozenset({"case", "name", "expect"})
+"""A case file may hold one pack test block (``name`` / ``case`` / ``expect``, as ``dvsafeguard
+test`` prints counterexamples): the facts are those under ``case``."""
+
+
 def load_case(path: str | Path) -> Case:
-    """Read a case from a YAML (or JSON) file."""
+    """Read a case from a YAML (or JSON) file: the facts, or a pack test block whose ``case`` holds them."""
     data, positions, _ = yamlio.load(path, "case")
     if isinstance(data, Mapping) and "case" in data and "assessment_date" not in data:
+        stray = [k for k in data if k not in WRAPPER_KEYS]
+        if stray:  # facts beside `case:` would otherwise be dropped without a word
+            raise InputError("case", [
+                Problem("only name and expect may stand beside case:; put every fact under case:",
+                        str(k), str(path), *yamlio.locate(positions, (k,))) for k in stray])
         data = data["case"]
         positions = {k[1:]: v for k, v in positions.items() if k[:1] == ("case",)}
     return case_from_data(data, str(path), positions)
@@ -67,8 +82,10 @@ def evaluate(case: Case | Mapping[str, Any], pack: Pack | str | Path, *, engine:
     :class:`InputError` and no decision is made). ``pack`` may be a :class:`Pack`, a reference
     such as ``"london"`` or ``"london@2008-03"``, or a pack file path.
     """
-    p = _pack(pack)
-    c = case_from_data(case)
+    return _decide(case_from_data(case), _pack(pack), engine)
+
+
+def _decide(c: Case, p: Pack, engine: Engine = "compiled") -> Decision:
     view = CaseView(c)
     fast = compiled(p)
     if engine == "compiled":
@@ -81,6 +98,20 @@ def evaluate(case: Case | Mapping[str, Any], pack: Pack | str | Path, *, engine:
 
 
 def evaluate_many(cases: list[Case | Mapping[str, Any]], pack: Pack | str | Path) -> list[Decision]:
-    """Evaluate a batch of cases under one pack (compiled once)."""
+    """Evaluate a batch of cases under one pack (compiled once).
+
+    Every case is validated before any is evaluated; a bad case raises :class:`InputError` whose
+    fields name the case by its place in the batch (``[3].victim.pregnant``), and no decision is made.
+    """
     p = _pack(pack)
-    return [evaluate(c, p) for c in cases]
+    valid: list[Case] = []
+    problems: list[Problem] = []
+    for i, c in enumerate(cases):
+        try:
+            valid.append(case_from_data(c))
+        except InputError as e:
+            problems += [dataclasses.replace(q, field=f"[{i}].{q.field}" if q.field else f"[{i}]")
+                         for q in e.problems]
+    if problems:
+        raise InputError("case", problems)
+    return [_decide(c, p) for c in valid]
