@@ -104,8 +104,9 @@ def plain_london(c: Case) -> tuple[int, int, list[str]]:
         return None if c.matrix is None else any(t.scale == n for t in c.matrix)
 
     baby = _or(_is(c.victim.pregnant, True), _any_item(kids, kids_complete, under12))
-    in_house = _any_item(kids, kids_complete, lambda ch: _is(ch.in_household, True))
-    no_children_confirmed = in_house is False
+    in_house = _any_item(kids, kids_complete, lambda ch: _or(_is(ch.in_household, True),
+                                                           _is(ch.regularly_visits, True), _is(ch.unborn, True)))
+    no_children_confirmed = in_house is False and c.victim.pregnant is False
     dv_known = _or(None if c.incidents is None else (len(c.incidents) >= 1 or None if not c.incidents_complete
                                                      else len(c.incidents) >= 1),
                    _is(c.concerns.domestic_abuse_known, True))

@@ -73,12 +73,38 @@ def test_incident_window_is_twelve_calendar_months_inclusive(london: object) -> 
     assert derived(open_list, "derived.incidents_last_12_months", london) == (0.0, None)
 
 
+NOT_PREGNANT = {"assessment_date": "2009-01-10", "victim": {"pregnant": False}}
+
+
 def test_no_children_confirmed_is_never_unknown(london: object) -> None:
-    assert derived({"assessment_date": "2009-01-10", "children": []},
-                   "derived.no_children_confirmed", london) is True
-    assert derived({"assessment_date": "2009-01-10"}, "derived.no_children_confirmed", london) is False
-    some = {"assessment_date": "2009-01-10", "children": [{"age_years": 4}]}
+    assert derived({**NOT_PREGNANT, "children": []}, "derived.no_children_confirmed", london) is True
+    assert derived(NOT_PREGNANT, "derived.no_children_confirmed", london) is False
+    some = {**NOT_PREGNANT, "children": [{"age_years": 4}]}
     assert derived(some, "derived.no_children_confirmed", london) is False
+
+
+@pytest.mark.parametrize(("extra", "confirmed", "no_children"), [
+    ({"children": [], "victim": {"pregnant": False}}, True, True),
+    ({"children": []}, False, None),  # pregnancy unknown: an unborn child is still possible
+    ({"children": [], "victim": {"pregnant": True}}, False, False),  # 9.3.1: an unborn child
+    ({"children": [{"age_years": 15, "in_household": False, "regularly_visits": False}],
+      "children_complete": True, "victim": {"pregnant": False}}, True, True),
+    ({"children": [{"in_household": False, "regularly_visits": False}], "children_complete": True,
+      "victim": {"pregnant": False}}, False, None),  # no age and not known to be born: may be unborn
+    ({"children": [{"age_years": 15, "in_household": False}], "children_complete": True,
+      "victim": {"pregnant": False}}, False, None),  # may still visit
+    ({"children": [{"in_household": False, "regularly_visits": True}], "children_complete": True,
+      "victim": {"pregnant": False}}, False, False),  # a child who regularly visits is in the household
+    ({"children": [{"unborn": True, "in_household": False}], "children_complete": True,
+      "victim": {"pregnant": False}}, False, False),
+    ({"children": [{"age_years": 15, "in_household": False, "regularly_visits": False}],
+      "victim": {"pregnant": False}}, False, None),  # the list may not be complete
+])
+def test_no_children_in_the_household_needs_every_child_and_the_pregnancy_known(
+        london: object, extra: dict[str, object], confirmed: bool, no_children: bool | None) -> None:
+    case = {"assessment_date": "2009-01-10", **extra}
+    assert derived(case, "derived.no_children_confirmed", london) is confirmed
+    assert derived(case, "derived.no_children_in_household", london) is no_children
 
 
 @pytest.mark.parametrize(

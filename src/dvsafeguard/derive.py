@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
-from .conditions import AnyOf, Condition, CountTest, FactTest, Interval, NotOf, Truth, Value
+from .conditions import AllOf, AnyOf, Condition, CountTest, FactTest, Interval, NotOf, Truth, Value
 from .facts import Case, Child, Incident, MatrixTick, completed_months
 
 
@@ -49,6 +49,13 @@ def _count(collection: str, where: Condition | None = None, **kw: Any) -> CountT
 _UNDER_12M = AnyOf(any=[_f("unborn", is_=True), _f("age_months", lt=12)])
 _UNDER_7 = AnyOf(any=[_f("unborn", is_=True), _f("age_months", lt=84)])
 _IN_HOUSEHOLD = _f("in_household", is_=True)
+_IN_OR_VISITING = AnyOf(any=[_IN_HOUSEHOLD, _f("regularly_visits", is_=True), _f("unborn", is_=True)])
+# "no children in the household" (London 9.6.1): the victim is known not to be pregnant (an unborn
+# child is a child of the household, 9.3.1) and no child lives in, regularly visits or is unborn
+_NO_CHILDREN_IN_HOUSEHOLD = AllOf(all=[
+    _f("victim.pregnant", is_=False),
+    NotOf.model_validate({"not": _count("children", _IN_OR_VISITING, at_least=1)}),
+])
 
 DERIVED: dict[str, Derived] = {
     d.name: d
@@ -76,16 +83,18 @@ DERIVED: dict[str, Derived] = {
         ),
         Derived(
             "derived.no_children_in_household",
-            "It is confirmed that no child lives in the household (the list of children is known "
-            "to be complete and none lives there, or there are no children).",
-            NotOf.model_validate({"not": _count("children", _IN_HOUSEHOLD, at_least=1)}),
+            "No child lives in or regularly visits the household and the victim is not pregnant "
+            "(the list of children is complete and none lives there, visits or is unborn, or there "
+            "are no children); unknown while any of that is unknown.",
+            _NO_CHILDREN_IN_HOUSEHOLD,
             "bool",
         ),
         Derived(
             "derived.no_children_confirmed",
-            "It has been confirmed that no child lives in the household; false while that is not "
-            "established (children unknown, or the list not known to be complete).",
-            NotOf.model_validate({"not": _count("children", _IN_HOUSEHOLD, at_least=1)}),
+            "It has been confirmed that no child lives in or regularly visits the household and that "
+            "the victim is not pregnant; false while that is not established (children unknown, the "
+            "list not known to be complete, a child's household unknown, pregnancy unknown).",
+            _NO_CHILDREN_IN_HOUSEHOLD,
             "confirmed",
         ),
         Derived(
