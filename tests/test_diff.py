@@ -529,3 +529,28 @@ def test_item_values_cover_each_side_of_every_threshold() -> None:
     assert dates == [{}, {"date": date(2019, 6, 15)}, {"date": date(2019, 6, 14)}]
     kinds = dvdiff._field_options("incidents", "kind", {"kind": [("is", "sexual")]}, [], on)
     assert kinds == [{}, {"kind": "sexual"}, {"kind": "physical"}]  # tested, and one never tested
+
+
+def test_a_sampled_diff_with_list_facts_shrinks_its_witnesses_without_error() -> None:
+    # a changed count over children: the list's length and its items are separate search variables,
+    # and shrinking a sampled witness used to shorten the list without its item values
+    text = (rules_dir() / "llr" / "2.14.yaml").read_text(encoding="utf-8")
+    old = "when: {count: children, where: {fact: injured, is: true}, at_least: 1}"
+    assert old in text
+    data = yaml.safe_load(text.replace(old, old.replace("at_least: 1", "at_least: 2")))
+    changed = pack_from_data(data, "llr-injured-twice.yaml")
+    d = diff_packs("llr@2.14", changed, max_cases=50)
+    assert not d.search.exhaustive
+    assert d.cells
+    for cell in d.cells:
+        case = cell.witness.case
+        da, db = dv.evaluate(case, "llr@2.14"), dv.evaluate(case, changed)
+        if cell.kind == "outcome":
+            assert (da.outcome.id, db.outcome.id) == (cell.a, cell.b)
+
+
+def test_json_report_is_byte_identical_between_runs() -> None:
+    first = render(diff_packs("london@2008-03", WITHOUT_931), "json")
+    again = render(diff_packs("london@2008-03", WITHOUT_931), "json")
+    assert first == again and '"seconds"' not in first
+    assert "evaluations in" in render(diff_packs("london@2008-03", WITHOUT_931), "text")

@@ -242,7 +242,9 @@ class PackDiff(_Out):
         return bool(self.structural.changes or self.cells)
 
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2)
+        """The diff as JSON: the same packs and options give the same bytes (the time taken,
+        ``search.seconds``, is left out; text and Markdown show it)."""
+        return self.model_dump_json(indent=2, exclude={"search": {"seconds"}})
 
 
 # ============================================================================================
@@ -1372,6 +1374,8 @@ class _Search:
             if isinstance(shape, _Items):
                 items = [dict(c.filler) for _ in range(shape.m)]
                 for column in columns.get(c.name, []):
+                    if len(column) != len(items):  # the list's length was changed on its own
+                        raise _Mismatch(f"{c.name}: {len(column)} item values for {len(items)} items")
                     for item, part in zip(items, column, strict=True):
                         item.update(part)
                 out[c.name] = items
@@ -1549,7 +1553,7 @@ class _Search:
                     trial[k] = i
                     try:
                         case = self.case_of(tuple(trial))
-                    except ValidationError:
+                    except (ValidationError, _Mismatch):  # not a case, or a list and its items disagree
                         continue
                     self.evals[0] += 2
                     if keep(case):
@@ -1557,6 +1561,10 @@ class _Search:
                         improved = True
                         break
         return tuple(current)
+
+
+class _Mismatch(ValueError):
+    """A witness whose list length and per-item values disagree (met while shrinking a sample)."""
 
 
 # ============================================================================================
