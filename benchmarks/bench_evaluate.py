@@ -104,8 +104,12 @@ def plain_london(c: Case) -> tuple[int, int, list[str]]:
         return None if c.matrix is None else any(t.scale == n for t in c.matrix)
 
     baby = _or(_is(c.victim.pregnant, True), _any_item(kids, kids_complete, under12))
+    def unborn(ch: Any) -> T:  # a child with a known age has been born
+        aged = ch.date_of_birth is not None or ch.age_months is not None or ch.age_years is not None
+        return False if ch.unborn is None and aged else ch.unborn
+
     in_house = _any_item(kids, kids_complete, lambda ch: _or(_is(ch.in_household, True),
-                                                           _is(ch.regularly_visits, True), _is(ch.unborn, True)))
+                                                           _is(ch.regularly_visits, True), _is(unborn(ch), True)))
     no_children_confirmed = in_house is False and c.victim.pregnant is False
     dv_known = _or(None if c.incidents is None else (len(c.incidents) >= 1 or None if not c.incidents_complete
                                                      else len(c.incidents) >= 1),

@@ -151,3 +151,37 @@ def test_engine_error_names_the_pack_rule(tmp_path: Path, london: dv.Pack) -> No
     name = DurablePack._first_failing(broken)
     assert name == "r"
     Host()  # the probe used its own host; a fresh one still works
+
+
+def _within(dim: str, before: dv.Decision, after: dv.Decision) -> bool:
+    from dvsafeguard.pack import DIMENSIONS
+
+    order, b = DIMENSIONS[dim], before.dimensions[dim]
+    return order.index(b.lowest) <= order.index(after.dimensions[dim].value) <= order.index(b.highest)
+
+
+@pytest.mark.parametrize(("pack", "case", "learnt", "dim", "bounds"), [
+    # scale 1 requires early help; a SPECSS assessment not yet known could raise the scale and
+    # replace it (9.4.2 → 9.5.2), so early help is not certain
+    ("london", {"assessment_date": "2008-06-02", "children": [{"age_years": 9, "in_household": True}],
+                "children_complete": True, "matrix": [{"scale": 1, "category": "evidence"}]},
+     {"assessments": {"specss": "high"}}, "early_help", ("not_indicated", "required", "required")),
+    ("llr", {"assessment_date": "2010-06-16", "children": [{"age_years": 8, "in_household": True}],
+             "children_complete": True, "concerns": {"domestic_abuse_known": True}},
+     {"concerns": {"domestic_abuse_known": True, "significant_harm_suspected": True}}, "early_help",
+     ("not_indicated", "required", "required")),
+    # a child whose household is unknown keeps the children's actions, but learning that no child
+    # lives in or visits the household (and no pregnancy) could still remove them
+    ("solihull", {"assessment_date": "2021-03-01", "children": [{"age_years": 4}], "children_complete": True,
+                  "victim": {"pregnant": False}, "concerns": {"domestic_abuse_known": True}},
+     {"children": [{"age_years": 4, "in_household": False, "regularly_visits": False}]}, "csc_referral",
+     ("not_required", "consider", "required")),
+])
+def test_dimension_bounds_hold_when_the_outcome_or_a_confirmation_can_still_change(
+        pack: str, case: dict[str, object], learnt: dict[str, object], dim: str,
+        bounds: tuple[str, str, str]) -> None:
+    before = dv.evaluate(case, pack)
+    v = before.dimensions[dim]
+    assert (v.lowest, v.value, v.highest) == bounds
+    after = dv.evaluate({**case, **learnt}, pack)
+    assert after.dimensions[dim].value != v.value and _within(dim, before, after)

@@ -26,9 +26,11 @@ from .conditions import (
     FactTest,
     NotOf,
     OutcomeTest,
+    Truth,
     Value,
     compare,
     count_label,
+    walk,
 )
 from .derive import DERIVED, CaseView
 from .engine import Match, cond_key, count_range
@@ -268,6 +270,7 @@ Facts = dict[str, None]
 """Fact names in order without repeats (the keys of a dict: an ordered set)."""
 UnknownReader = Callable[[CaseView], Facts]
 _NONE: Facts = {}  # the shared empty answer of an unknown reader: never changed
+_ABSENT = object()
 
 _CACHE_LIMIT = 1024
 """Most entries kept in each cache of output parts (parts are immutable and shared)."""
@@ -275,7 +278,8 @@ _CACHE_LIMIT = 1024
 
 class _RulePlan:
     __slots__ = ("rule", "id", "index", "static", "leaves", "raw", "rank", "sets", "actions",
-                 "groups", "factor", "citation", "unknown_fn", "outcome_rule", "_applied")
+                 "groups", "factor", "citation", "unknown_fn", "outcome_rule", "_applied",
+                 "truth", "reads_outcome", "confirmations")
 
     def __init__(self, pack: Pack, rule: Rule, index: int, compiler: Any,
                  rank_of: dict[str, int], shared: dict[Any, Any]) -> None:
@@ -299,6 +303,45 @@ class _RulePlan:
         self.citation = rule.citation
         self.unknown_fn = _union_reader(_unknown_readers(rule.when, compiler, shared))
         self._applied: dict[Any, AppliedRule] = {}
+        # what can change the rule's truth besides unknown facts: the outcome, while it is not
+        # settled, and a confirmation fact (never unknown) whose underlying fact is still open
+        self.truth = compiler.top(rule.when)
+        self.reads_outcome = any(isinstance(n, OutcomeTest) for n in walk(rule.when))
+        self.confirmations = [
+            (compiler._derived_parts(n.fact)[0], compiler.top(DERIVED[n.fact].definition))
+            for n in dict.fromkeys(n for n in walk(rule.when) if isinstance(n, FactTest)
+                                   and n.fact in DERIVED and DERIVED[n.fact].kind == "confirmed")]
+
+    def truths_ahead(self, view: CaseView, rng: tuple[int, int]) -> set[Truth]:
+        """The rule's truth in each outcome still reachable, with every confirmation fact whose
+        underlying fact is open read as unknown: what the rule may yet be once unknowns are known.
+        """
+        memo = view.memo
+        saved = [(key, memo.get(key, _ABSENT)) for key, underlying in self.confirmations
+                 if underlying(view) is None]
+        ranks = range(rng[0], rng[1] + 1) if self.reads_outcome else (None,)
+        old_rng = view.__dict__["outcome_range"]
+        out: set[Truth] = set()
+        try:
+            for key, _ in saved:
+                memo[key] = None
+            for r in ranks:
+                if r is not None:
+                    view.__dict__["outcome_range"] = (r, r)
+                out.add(self.truth(view))
+        finally:
+            view.__dict__["outcome_range"] = old_rng
+            for key, value in saved:
+                if value is _ABSENT:
+                    del memo[key]
+                else:
+                    memo[key] = value
+        return out
+
+    def may_change(self, view: CaseView, rng: tuple[int, int]) -> bool:
+        """Whether anything but the rule's own unknown facts could still change its truth."""
+        return (self.reads_outcome and rng[0] != rng[1]) or any(
+            underlying(view) is None for _, underlying in self.confirmations)
 
     def unknown(self, view: CaseView) -> Facts:
         """The unknown facts the rule hinges on, in condition order (not to be changed)."""
@@ -570,7 +613,7 @@ class _Plan:
         self._possible: dict[tuple[int, tuple[str, ...], tuple[str, ...]],
                              list[tuple[int, PossibleAction]]] = {}
         self._unknown: dict[tuple[str, int, tuple[str, ...]], UnknownFact] = {}
-        self._dimension: dict[tuple[str, int, int, tuple[str, ...]], DimensionValue] = {}
+        self._dimension: dict[tuple[str, int, int, int, tuple[str, ...]], DimensionValue] = {}
 
     def required(self, group: int, because: list[str]) -> list[tuple[int, RequiredAction]]:
         """The required actions of a group with their order in the pack."""
@@ -606,12 +649,12 @@ class _Plan:
                 self._unknown[key] = hit
         return hit
 
-    def dimension(self, dim: str, lo: int, hi: int, because: list[str]) -> DimensionValue:
-        key = (dim, lo, hi, tuple(because))
+    def dimension(self, dim: str, floor: int, value: int, hi: int, because: list[str]) -> DimensionValue:
+        key = (dim, floor, value, hi, tuple(because))
         hit = self._dimension.get(key)
         if hit is None:
             values = DIMENSIONS[dim]
-            hit = _make(DimensionValue, value=values[lo], lowest=values[lo], highest=values[hi],
+            hit = _make(DimensionValue, value=values[value], lowest=values[floor], highest=values[hi],
                         because=tuple(because), citations=tuple(self.citation_of[r] for r in because))
             if len(self._dimension) < _CACHE_LIMIT:
                 self._dimension[key] = hit
@@ -657,14 +700,18 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
     required: dict[int, list[str]] = {}  # action group → the certain rules that require it
     undecided: list[_RulePlan] = []
     dims = pl.dims
-    dims_lo = dict.fromkeys(dims, 0)
+    dims_lo = dict.fromkeys(dims, 0)  # the value the known facts establish
+    dims_floor = dict.fromkeys(dims, 0)  # the lowest it can become once unknowns are known
     dims_because: dict[str, list[str]] = {d: [] for d in dims}
+    changeable: list[_RulePlan] = []  # false rules that set a value and may yet hold
 
     truths = match.truths
     if truths is None:
         truths = [(o_truths if rp.outcome_rule else a_truths).get(rp.id, False) for rp in pl.rules]
     for rp, t in zip(pl.rules, truths, strict=True):  # pack order: deterministic
         if t is False:
+            if rp.sets and rp.confirmations:
+                changeable.append(rp)
             continue
         rid = rp.id
         if t is None:
@@ -679,13 +726,22 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
                 because.append(rid)
             else:
                 because.extend([rid] * times)
-        for dim, r in rp.sets:
-            if r > dims_lo[dim]:
-                dims_because[dim] = [rid]
-                dims_lo[dim] = r
-            elif r == dims_lo[dim] and r > 0:
-                dims_because[dim].append(rid)
+        if rp.sets:
+            certain = not rp.may_change(view, rng) or rp.truths_ahead(view, rng) == {True}
+            for dim, r in rp.sets:
+                if r > dims_lo[dim]:
+                    dims_because[dim] = [rid]
+                    dims_lo[dim] = r
+                elif r == dims_lo[dim] and r > 0:
+                    dims_because[dim].append(rid)
+                if certain and r > dims_floor[dim]:
+                    dims_floor[dim] = r
     dims_hi = dict(dims_lo)
+    for rp in changeable:  # false now, but a confirmation still open could make it hold
+        if rp.may_change(view, rng) and rp.truths_ahead(view, rng) != {False}:
+            for dim, r in rp.sets:
+                if r > dims_hi[dim]:
+                    dims_hi[dim] = r
 
     # An undecided rule matters only if knowing its facts could change the decision: raise the
     # outcome, add an action not already required, or raise a dimension.
@@ -747,7 +803,7 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
             for g, (because, facts) in possible.items()]),
         unknowns=[unknown_cache.get((f, best, tuple(rules))) or pl.unknown(f, best, rules)
                   for f, (best, rules) in unknowns.items()],
-        dimensions={d: pl.dimension(d, dims_lo[d], dims_hi[d], dims_because[d]) for d in dims},
+        dimensions={d: pl.dimension(d, dims_floor[d], dims_lo[d], dims_hi[d], dims_because[d]) for d in dims},
         factors=factors,
     )
     return decision

@@ -213,7 +213,8 @@ class SearchInfo(_Out):
     space: int
     searched: int
     evaluations: int
-    seconds: float
+    seconds: float | None = None
+    """Time taken; left out of the JSON report (which is byte-identical between runs)."""
     max_cases: int
     assessment_date: date
     compared: list[str]
@@ -2024,7 +2025,7 @@ def render_text(d: PackDiff) -> str:
             + (" in the searched space." if s.exhaustive else " in the sampled cases.")
         )
     out.append("")
-    out.append(f"({_n(s.evaluations)} evaluations in {s.seconds:.2f} s)")
+    out.append(f"({_n(s.evaluations)} evaluations{_took(s.seconds)})")
     return "\n".join(out) + "\n"
 
 
@@ -2117,8 +2118,12 @@ def render_markdown(d: PackDiff) -> str:
             f"| {_n(g.searched)} | "
             f"{'yes' if g.exhaustive else 'no'} |"
         )
-    out += ["", f"{_n(s.evaluations)} evaluations in {s.seconds:.2f} s.", ""]
+    out += ["", f"{_n(s.evaluations)} evaluations{_took(s.seconds)}.", ""]
     return "\n".join(out)
+
+
+def _took(seconds: float | None) -> str:
+    return "" if seconds is None else f" in {seconds:.2f} s"
 
 
 def render_json(d: PackDiff) -> str:

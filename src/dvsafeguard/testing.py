@@ -26,7 +26,8 @@ Built-in checks (:func:`check_pack`)
                        never lowers the outcome (derived facts are made true by changing the
                        facts they are defined from);
     ``bounds``         resolving unknowns keeps the outcome within the reported bounds
-                       ``[lowest, highest]``, and the new bounds within the old ones;
+                       ``[lowest, highest]``, the new bounds within the old ones, and each
+                       dimension's value within its reported ``lowest`` and ``highest``;
     ``deterministic``  the same case gives the same decision — evaluated twice, from a copy,
                        and by a freshly compiled pack;
     ``engines``        the compiled and durable-rules engines agree (``Decision.comparable``);
@@ -73,7 +74,7 @@ from .derive import DERIVED, CaseView, FactInfo, case_facts, item_facts
 from .engine import _Compiler
 from .evaluate import evaluate
 from .facts import Case, Child, Incident, MatrixTick
-from .pack import Pack, load_pack, load_pack_file
+from .pack import DIMENSIONS, Pack, load_pack, load_pack_file
 
 CHECKS = ("monotone", "bounds", "deterministic", "engines", "invariants", "reachable")
 """The built-in checks, in the order :func:`check_pack` runs them."""
@@ -990,7 +991,8 @@ REFINEMENTS = 3
 
 
 def check_bounds(pack: Pack, max_examples: int = 100, derandomize: bool = False) -> CheckResult:
-    """Resolving unknowns keeps the outcome within the reported bounds (the bounds are sound)."""
+    """Resolving unknowns keeps the outcome, and each dimension's value, within the bounds reported
+    before (the bounds are sound)."""
     base = cases(pack)
 
     def body(data: st.DataObject) -> None:
@@ -1010,6 +1012,19 @@ def check_bounds(pack: Pack, max_examples: int = 100, derandomize: bool = False)
             problems.append(f"bounds [{d1.bounds.lowest.id} .. {d1.bounds.highest.id}] are "
                             f"wider than [{d0.bounds.lowest.id} .. {d0.bounds.highest.id}] "
                             "reported before")
+        else:
+            for dim, v0 in d0.dimensions.items():
+                order = DIMENSIONS[dim]
+                v1 = d1.dimensions[dim].value
+                if not order.index(v0.lowest) <= order.index(v1) <= order.index(v0.highest):
+                    problems.append(f"{dim} {v1} is outside [{v0.lowest} .. {v0.highest}] reported before")
+                    raise _Failed("resolving unknowns: " + problems[-1], [
+                        Counterexample(f"{dim} must stay within its bounds once unknowns are known", case,
+                                       {"dimensions": {dim: v0.value}},
+                                       f"property bounds: {problems[-1]}\nthe case with the unknowns "
+                                       f"resolved ({dim} {v1}) follows"),
+                        Counterexample(f"unknowns resolved: {dim} {v1}", refined, {"dimensions": {dim: v1}}),
+                    ])
         if problems:
             msg = "resolving unknowns: " + "; ".join(problems)
             fix = ({"highest": d1.outcome.id} if d1.outcome.rank > hi
