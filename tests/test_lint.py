@@ -269,13 +269,13 @@ def test_quote_matches_across_line_breaks_and_nbsp(small: tuple[str, Path], tmp_
     assert errors(problems) == []
 
 
-def test_quote_under_another_paragraph_is_warned(small: tuple[str, Path], tmp_path: Path) -> None:
+def test_quote_under_another_paragraph_is_an_error(small: tuple[str, Path], tmp_path: Path) -> None:
     text, sources = small
     text = edit(text, 'paragraph: "1"\n      quote: "This procedure',
                 'paragraph: "2.2"\n      quote: "This procedure')
     _, problems = lint_text(tmp_path, text, sources)
-    assert errors(problems) == []
-    (w,) = warnings(problems)
+    assert warnings(problems) == []
+    (w,) = errors(problems)
     assert w.field == "ladder[0].citation.quote"
     assert "not under 2.2" in w.message and "under 1" in w.message
 
@@ -304,12 +304,12 @@ def test_wrong_item_and_footnote_inside_a_paragraph(small: tuple[str, Path],
     assert "has no item 'd)'" in bad.message
 
 
-def test_quote_from_another_item_is_warned(small: tuple[str, Path], tmp_path: Path) -> None:
+def test_quote_from_another_item_is_an_error(small: tuple[str, Path], tmp_path: Path) -> None:
     text, sources = small
     text = edit(text, 'paragraph: "2.1 a)"', 'paragraph: "2.1 b)"')
     _, problems = lint_text(tmp_path, text, sources)
-    assert errors(problems) == []
-    (w,) = warnings(problems)
+    assert warnings(problems) == []
+    (w,) = errors(problems)
     assert w.field == "actions[0].citation.quote" and "not under 2.1 b)" in w.message
 
 
@@ -337,11 +337,11 @@ def test_unnumbered_document_headings(tmp_path: Path) -> None:
                     'paragraph: "APPENDIX 2"\n      quote: "Call the helpline."\n  - id: referral')
     _, problems = lint_text(tmp_path, appendix, src.parent)
     assert problems == []
-    # a quote from under another cited heading is warned about
+    # a quote from under another cited heading is an error
     elsewhere = edit(appendix, 'quote: "Call the helpline."', 'quote: "Tell the manager at once;"')
     _, problems = lint_text(tmp_path, elsewhere, src.parent)
-    assert errors(problems) == []
-    (w,) = warnings(problems)
+    assert warnings(problems) == []
+    (w,) = errors(problems)
     assert w.field == "ladder[0].citation.quote"
     assert "but not under 'APPENDIX 2: SIGNPOSTING'" in w.message
     wrong = edit(pack, 'paragraph: "Professional response and support, paragraph 1, item 1"\n'
@@ -610,8 +610,8 @@ def test_cli_exit_codes_and_json(small: tuple[str, Path], tmp_path: Path,
     assert main(["lint", str(warned.parent.parent), "--sources", str(sources)]) == 0  # a directory
     assert ": warning: notes[0].id:" in capsys.readouterr().out
 
-    broken = write(tmp_path / "broken" / "2020-01.yaml",
-                   edit(text, "is: true}", "is: maybe}"))
+    broken = write(tmp_path / "broken" / "2020-02.yaml",
+                   edit(edit(text, "is: true}", "is: maybe}"), 'version: "2020-01"', 'version: "2020-02"'))
     assert main(["lint", str(broken), str(clean), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert [(p["file"], p["severity"], p["field"]) for p in report] == [
@@ -627,3 +627,20 @@ def test_cli_default_lints_the_bundled_rules(capsys: pytest.CaptureFixture[str])
     out, err = capsys.readouterr()
     assert code == 0, out
     assert f"{len(pack_files())} pack files: 0 errors" in err
+
+
+def test_two_pack_files_claiming_one_version_are_an_error(tmp_path: Path) -> None:
+    from dvsafeguard.lint import lint_paths
+
+    text = (ROOT / "rules" / "london" / "2008-03.yaml").read_text(encoding="utf-8")
+    board = tmp_path / "rules" / "london"
+    write(board / "2008-03.yaml", text)
+    draft = write(board / "my-draft.yaml", text)  # copied, not yet given its own version
+    _, problems = lint_paths([tmp_path / "rules" / "london"])
+    (bad,) = [p for p in errors(problems) if p.field == "version"]
+    line = text.split("\n").index('version: "2008-03"') + 1
+    assert (bad.file, bad.line, bad.column) == (str(draft), line, 1)
+    assert bad.message.startswith("london@2008-03 is also the pack in ")
+    write(board / "my-draft.yaml", text.replace('version: "2008-03"', 'version: "2008-03-draft"'))
+    _, problems = lint_paths([tmp_path / "rules" / "london"])
+    assert [p for p in errors(problems) if p.field == "version"] == []

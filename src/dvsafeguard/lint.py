@@ -168,8 +168,20 @@ def lint_paths(paths: Sequence[str | Path], sources_dir: str | Path | None = Non
         problems.append(Problem("--sources is not a directory", file=str(sources_dir), line=1,
                                 column=1))
         sources_dir = None
+    claimed: dict[str, Path] = {}  # id@version → the first file that claims it
     for f in files:
         problems.extend(lint_pack_file(f, sources_dir))
+        try:
+            data, positions, _ = yamlio.load(f, "pack")
+        except InputError:
+            continue  # already reported
+        if isinstance(data, dict) and isinstance(data.get("id"), str) and "version" in data:
+            ref = f"{data['id']}@{data['version']}"
+            first = claimed.setdefault(ref, f)
+            if first != f:  # a copied pack not yet renamed: a reference would find only one of them
+                line, col = yamlio.locate(positions, ("version",))
+                problems.append(Problem(f"{ref} is also the pack in {first}; give this one its own "
+                                        "version (or id)", "version", str(f), line, col))
     return files, problems
 
 
@@ -755,8 +767,10 @@ def _check_citation(src: SourceText, doc: str, loc: Loc, paragraph: str, quote: 
         return
     if where is not None and not any(a <= line < b for line in found for a, b in where):
         under = src.nearest_number(found[0])
+        # the quote exists but the citation points elsewhere: a reader following it would not
+        # find the text the rule rests on
         report.add(loc + ("quote",), f"{what}: quote is in {doc} (line {found[0] + 1}"
-                   f"{f', under {under}' if under else ''}) but not under {place}", WARNING)
+                   f"{f', under {under}' if under else ''}) but not under {place}")
 
 
 # --------------------------------------------------------------------------------------------
