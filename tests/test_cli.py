@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import dvsafeguard as dv
 from conftest import ROOT
 from dvsafeguard.cli import main
 
@@ -103,3 +104,23 @@ def test_compare_runs_on_every_bundled_example(capsys: pytest.CaptureFixture[str
             assert cell is not None, (col["pack"], name)
             if cell["value"] == "required":
                 assert cell["citations"], (col["pack"], name)
+
+
+def test_explain_why_not_an_outcome_the_pack_lacks_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "explain", NO_CHILDREN, "--pack", "london", "--why-not", "scale_9")
+    assert code == 2 and out == ""
+    assert "'scale_9' is not an outcome of london@2008-03; outcomes: insufficient_information, scale_1" in err
+
+
+def test_decisions_show_values_as_people_read_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = tmp_path / "case.yaml"
+    case.write_text("assessment_date: 2014-06-02\nchildren: [{age_years: 8, in_household: true}]\n"
+                    "incidents: [{date: 2014-01-01}, {date: 2014-02-01}, {date: 2014-03-01}]\n"
+                    "matrix: [{scale: 1, category: evidence}]\n", encoding="utf-8")
+    d = dv.evaluate(dv.load_case(case), "london")
+    actions = next(r for r in d.rules if r.id == "scale-1-actions")
+    assert actions.facts["outcome"] == ("scale_1", "scale_4")  # level ids, not ranks
+    code, out, _ = run(capsys, "evaluate", str(case), "--pack", "london")
+    assert code == 0 and "outcome = scale_1 … scale_4" in out
+    code, out, _ = run(capsys, "evaluate", str(case), "--pack", "stockport")
+    assert code == 0 and "count(incidents) = 3 or more" in out and "None" not in out

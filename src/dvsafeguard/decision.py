@@ -227,8 +227,7 @@ def explain(cond: Condition, view: CaseView, compiler: Any, used: dict[str, Any]
             if flag not in unknown:
                 unknown.append(flag)
     elif isinstance(cond, OutcomeTest):
-        lo, hi = view.__dict__["outcome_range"]
-        used["outcome"] = lo if lo == hi else (lo, hi)
+        used["outcome"] = _level_range(compiler.pack)(view.__dict__["outcome_range"])
         if compiler.top(cond)(view) is None and "outcome" not in unknown:
             unknown.append("outcome")
 
@@ -550,8 +549,19 @@ def _leaf_readers(cond: Condition, compiler: Any) -> list[tuple[str, Reader, Cal
         elif isinstance(node, CountTest):
             out.setdefault(count_label(node), (compiler.count_fn(node), _range_json))
         elif isinstance(node, OutcomeTest):
-            out.setdefault("outcome", (_outcome_range, _range_json))
+            out.setdefault("outcome", (_outcome_range, _level_range(compiler.pack)))
     return [(key, read, to_json) for key, (read, to_json) in out.items()]
+
+
+def _level_range(pack: Pack) -> Callable[[Any], Any]:
+    """The outcome as a rule read it: a level id, or the (lowest, highest) ids while unsettled."""
+    ids = [lv.id for lv in pack.ladder]
+
+    def to_json(r: Any) -> Any:
+        lo, hi = r
+        return ids[lo] if lo == hi else (ids[lo], ids[hi])
+
+    return to_json
 
 
 class _Plan:

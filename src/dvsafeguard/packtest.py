@@ -137,7 +137,7 @@ def _expect_problems(expect: Expect, pack: Pack) -> list[tuple[tuple[str | int, 
                              ("possible_actions", actions, "action")):
         for i, v in enumerate(getattr(expect, key) or []):
             if v not in known:
-                out.append(((key, i), f"{v!r} is not a {what} of {pack.ref}"))
+                out.append(((key, i), f"{v!r} is not {'an' if what[0] in 'aeiou' else 'a'} {what} of {pack.ref}"))
     for dim, value in (expect.dimensions or {}).items():
         if dim not in pack.dimensions:
             out.append((("dimensions", dim), f"{pack.ref} has no dimension {dim!r}; "
@@ -356,11 +356,9 @@ def trace(d: Decision) -> list[str]:
 
 
 def _fact(v: Any) -> str:
-    if v is None:
-        return "unknown"
-    if isinstance(v, list) and len(v) == 2:
-        return f"{v[0]}..{'?' if v[1] is None else v[1]}"
-    return str(v).lower() if isinstance(v, bool) else str(v)
+    from .report import show_value  # report reads decisions for people; tests print them the same way
+
+    return show_value(v, quote=False)
 
 
 def run_test(test: LoadedTest, pack: Pack, engine: Engine = "compiled") -> TestResult:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from .conditions import AllOf, AnyOf, Condition, FactTest, NotOf, Truth, describe
@@ -111,10 +112,25 @@ def render_text(d: Decision) -> str:
     return "\n".join(out) + "\n"
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, list):
-        return f"{v[0]}–{'∞' if v[1] is None else v[1]}"
-    return "unknown" if v is None else json.dumps(v) if isinstance(v, bool | str) else str(v)
+def show_value(v: Any, quote: bool = True) -> str:
+    """A fact value as a rule read it, for people: ``unknown``, ``true``, ``"high"``, ``3 or more``
+    (a count whose upper end is open), ``12–23`` (an age in months known as a range),
+    ``scale_1 … scale_3`` (an outcome not yet settled)."""
+    if v is None:
+        return "unknown"
+    if isinstance(v, list | tuple) and len(v) == 2:
+        lo, hi = (int(x) if isinstance(x, float) and x.is_integer() else x for x in v)
+        if isinstance(lo, str):
+            return f"{lo} … {hi}"
+        return f"{lo} or more" if hi is None else f"{lo}–{hi}"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, bool) or (quote and isinstance(v, str)):
+        return json.dumps(v)
+    return str(v)
+
+
+_fmt = show_value
 
 
 def explain_text(case: Case, pack: Pack, why_not: str | None = None) -> str:
@@ -183,6 +199,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     case = load_case(args.case)
     pack = load_pack(args.pack)
+    if args.why_not is not None and args.why_not not in pack.level_ids:
+        print(f"error: --why-not: {args.why_not!r} is not an outcome of {pack.ref}; outcomes: "
+              f"{', '.join(pack.level_ids)}", file=sys.stderr)
+        return 2
     print(explain_text(case, pack, args.why_not), end="")
     return 0
 
