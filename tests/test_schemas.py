@@ -208,3 +208,12 @@ def test_pack_tests_schema_checks_each_case_and_expectation() -> None:
     errs = errors_for(data, "pack-tests.schema.json")
     assert any("unknown key 'victm'" in e for e in errs)
     assert any("unknown key 'outcomes'" in e for e in errs)
+
+
+def test_the_case_format_doc_lists_every_fact() -> None:
+    from dvsafeguard.facts import FactModel
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "case-format.md").read_text(encoding="utf-8")
+    missing = [f"{model.__name__}.{name}" for model in FactModel.__subclasses__()
+               for name in model.model_fields if f"`{name}`" not in text]
+    assert missing == [], "add these facts to the table in docs/case-format.md"

@@ -3,7 +3,7 @@
 Packs test case facts by dotted path (``victim.pregnant``), count over the case's lists
 (``children``, ``incidents``, ``matrix``) and use a few *derived* facts (``derived.*``) defined
 here. Each derived fact is itself written in the pack condition language, so that its meaning is
-data a policy author can read (``dvsafeguard facts`` lists them) and it is three-valued like any
+data a policy author can read (``DERIVED`` below; docs/pack-format.md lists them) and it is three-valued like any
 other fact.
 
 This module also builds the per-evaluation view of a case that conditions read: the lists as
