@@ -124,3 +124,17 @@ def test_decisions_show_values_as_people_read_them(tmp_path: Path, capsys: pytes
     assert code == 0 and "outcome = scale_1 … scale_4" in out
     code, out, _ = run(capsys, "evaluate", str(case), "--pack", "stockport")
     assert code == 0 and "count(incidents) = 3 or more" in out and "None" not in out
+
+
+def test_a_decision_says_when_its_procedure_was_not_in_force(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    early = {"assessment_date": "2008-02-29", "victim": {"pregnant": True}}
+    d = dv.evaluate(early, "london")
+    assert d.in_force is False and str(d.pack.in_force_from) == "2008-03-01" and d.pack.in_force_to is None
+    assert dv.evaluate({**early, "assessment_date": "2008-03-01"}, "london").in_force is True
+    case = tmp_path / "case.yaml"
+    case.write_text("assessment_date: 2008-02-29\nvictim: {pregnant: true}\n", encoding="utf-8")
+    code, out, _ = run(capsys, "evaluate", str(case), "--pack", "london")
+    assert code == 0 and "NOTE: this procedure was not in force on 2008-02-29 (in force from 2008-03-01)." in out
+    code, out, _ = run(capsys, "compare", str(case), "--packs", "london,stockport")
+    assert "Not in force on 2008-02-29: london@2008-03, stockport@2008" in out

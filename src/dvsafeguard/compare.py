@@ -37,6 +37,7 @@ class Column(BaseModel):
     outcome: Cell
     dimensions: dict[str, Cell | None]
     actions: int
+    in_force: bool
     decision: Decision
 
 
@@ -59,7 +60,7 @@ def _column(d: Decision, pack: Pack) -> Column:
             value=dv.value, highest=dv.highest, citations=[c.paragraph for c in dv.citations])
     return Column(pack=pack.ref, board=pack.board, sha256=pack.sha256,
                   outcome=Cell(value=d.outcome.id, highest=d.bounds.highest.id, citations=outcome_cites),
-                  dimensions=dims, actions=len(d.actions), decision=d)
+                  dimensions=dims, actions=len(d.actions), in_force=d.in_force, decision=d)
 
 
 def compare(case: Case, packs: list[Pack]) -> Comparison:
@@ -100,6 +101,9 @@ def render_table(cmp: Comparison) -> str:
            "Each cell: value (≤ highest still reachable while facts are unknown) [paragraphs].",
            "", line(header), "-+-".join("-" * w for w in widths)]
     out += [line(r) for r in rows]
+    stale = [c.pack for c in cmp.columns if not c.in_force]
+    if stale:
+        out.append(f"\nNot in force on {cmp.assessment_date}: {', '.join(stale)} (shown for comparison).")
     if cmp.area:
         out.append(f"\nNote: the family's area is {cmp.area}; columns for other boards show what their "
                    "procedure would decide, for comparison only.")

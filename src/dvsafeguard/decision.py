@@ -76,6 +76,8 @@ class PackRef(_Out):
     sha256: str
     source_document: str
     source_sha256: str
+    in_force_from: date
+    in_force_to: date | None
 
 
 class OutcomeRef(_Out):
@@ -147,6 +149,10 @@ class Decision(_Out):
     case_id: str | None
     assessment_date: date
     pack: PackRef
+    in_force: bool
+    """Whether the pack was in force on the assessment date (``pack.in_force_from`` …
+    ``pack.in_force_to``). A decision under a procedure not yet or no longer in force is still made
+    — analysts compare versions — but says so."""
     library_version: str
     engine: Literal["compiled", "durable"]
     outcome: Outcome
@@ -581,6 +587,7 @@ class _Plan:
         self.rules = [_RulePlan(pack, r, i, compiler, rank_of, shared)
                       for i, r in enumerate(pack.rules)]
         self.pack_ref = _pack_ref(pack)
+        self.in_force_from, self.in_force_to = pack.in_force.from_, pack.in_force.to
         self.refs = [OutcomeRef.model_construct(id=lv.id, label=lv.label, rank=i)
                      for i, lv in enumerate(pack.ladder)]
         self.outcomes = [Outcome.model_construct(id=lv.id, label=lv.label, rank=i,
@@ -799,6 +806,8 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
         case_id=view.case.case_id,
         assessment_date=view.case.assessment_date,
         pack=pl.pack_ref,
+        in_force=pl.in_force_from <= view.case.assessment_date
+        and (pl.in_force_to is None or view.case.assessment_date <= pl.in_force_to),
         library_version=LIBRARY_VERSION,
         engine=engine,
         outcome=pl.outcomes[lo],
@@ -821,7 +830,8 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
 
 def _pack_ref(pack: Pack) -> PackRef:
     return PackRef(id=pack.id, board=pack.board, version=pack.version, sha256=pack.sha256,
-                   source_document=pack.source.document, source_sha256=pack.source.sha256)
+                   source_document=pack.source.document, source_sha256=pack.source.sha256,
+                   in_force_from=pack.in_force.from_, in_force_to=pack.in_force.to)
 
 
 def _action_fields(a: Action) -> dict[str, Any]:

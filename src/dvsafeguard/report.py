@@ -60,6 +60,12 @@ def render_text(d: Decision) -> str:
         f"{d.pack.board} — pack {d.pack.id}@{d.pack.version} (sha256 {d.pack.sha256[:12]}…), "
         f"dvsafeguard {d.library_version}",
         f"Case {d.case_id or '(no id)'} assessed on {d.assessment_date}",
+    ]
+    if not d.in_force:
+        until = f" to {d.pack.in_force_to}" if d.pack.in_force_to else ""
+        out.append(f"NOTE: this procedure was not in force on {d.assessment_date} (in force from "
+                   f"{d.pack.in_force_from}{until}).")
+    out += [
         "",
         f"OUTCOME: {d.outcome.label}  [{d.outcome.id}]",
         f"  {d.outcome.citation.paragraph}: \"{d.outcome.citation.quote}\"",
