@@ -312,3 +312,14 @@ def test_counterexample_dates_are_plain_yaml_dates() -> None:
                        "case": {"assessment_date": date(2009, 1, 10),
                                 "children": [{"date_of_birth": date(2008, 6, 1)}]},
                        "expect": {"outcome": "scale_4"}}]
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_generated_cases_are_assessed_while_the_pack_is_in_force(data: st.DataObject) -> None:
+    for ref in ("london", "stoke-staffordshire", "llr"):
+        pack = load_pack(ref)
+        case = data.draw(cases(pack))
+        assert case.assessment_date >= pack.in_force.from_
+        assert pack.in_force.to is None or case.assessment_date <= pack.in_force.to
+        assert evaluate(case, pack).in_force

@@ -10,7 +10,8 @@ For policy authors::
     assert report.ok, report.format()
 
 Strategies
-    :func:`cases` generates valid :class:`~dvsafeguard.facts.Case` objects — children whose ages
+    :func:`cases` generates valid :class:`~dvsafeguard.facts.Case` objects, assessed on dates the
+    pack is in force (when a pack is given) — children whose ages
     (date of birth, months, years, unborn or unknown) sit around the 12-month and 7-year edges
     on the assessment date, incidents dated around the 12-month window, matrix ticks,
     assessments, and every yes/no fact true, false or unknown (``None``); some cases have every
@@ -278,9 +279,20 @@ _TICK = st.fixed_dictionaries({
 })
 
 
-def assessment_dates() -> st.SearchStrategy[date]:
-    """Assessment dates, with month ends and leap days over-represented."""
-    return st.one_of(st.sampled_from(_EDGE_DATES), st.dates(date(2008, 1, 1), date(2027, 12, 31)))
+def assessment_dates(start: date = date(2008, 1, 1), end: date = date(2027, 12, 31)
+                     ) -> st.SearchStrategy[date]:
+    """Assessment dates from ``start`` to ``end``, with month ends and leap days over-represented."""
+    edges = [d for d in _EDGE_DATES if start <= d <= end] or [start, end]
+    return st.one_of(st.sampled_from(edges), st.dates(start, end))
+
+
+def _in_force_dates(pack: Pack | None) -> st.SearchStrategy[date]:
+    """Assessment dates on which the pack is in force (any date for no pack)."""
+    if pack is None:
+        return _ASSESSMENT_DATES
+    start = pack.in_force.from_
+    end = pack.in_force.to or max(date(2027, 12, 31), start.replace(year=start.year + 10, day=1))
+    return assessment_dates(start, end)
 
 
 _ASSESSMENT_DATES = assessment_dates()
@@ -322,8 +334,9 @@ def _incident_day(spec: tuple[str, int], on: date) -> date | None:
 class _Plan:
     """The strategies for one pack's facts, built once."""
 
-    def __init__(self, reads: Reads | None) -> None:
+    def __init__(self, reads: Reads | None, dates: st.SearchStrategy[date] | None = None) -> None:
         self.reads = reads
+        self.dates = dates if dates is not None else _ASSESSMENT_DATES
         self.group_fields = {g: _group_fields(g, reads) for g in _GROUPS}
         self.item_fields = {c: _item_fields(c, reads) for c in _LISTS}
         self.wants = {c: reads is None or c in reads.lists for c in _LISTS}
@@ -376,7 +389,7 @@ def _place(collection: str, raw: dict[str, Any], on: date) -> dict[str, Any]:
 
 
 def _draw_case(draw: Draw, plan: _Plan) -> Case:
-    on: date = draw(_ASSESSMENT_DATES)
+    on: date = draw(plan.dates)
     profile: int = draw(PROFILES)
     data: dict[str, Any] = {"assessment_date": on}
     complete = _TRI_BOOL if profile == MIXED else _BOOL if profile == KNOWN else st.just(True)
@@ -410,7 +423,7 @@ def _plan(pack: Pack | None) -> _Plan:
     key = id(pack)
     hit = _PLANS.get(key)
     if hit is None or hit[0] is not pack:
-        hit = (pack, _Plan(pack_reads(pack)))
+        hit = (pack, _Plan(pack_reads(pack), _in_force_dates(pack)))
         _PLANS[key] = hit  # keeps the pack alive, so its id is not reused
     return hit[1]
 
