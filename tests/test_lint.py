@@ -644,3 +644,15 @@ def test_two_pack_files_claiming_one_version_are_an_error(tmp_path: Path) -> Non
     write(board / "my-draft.yaml", text.replace('version: "2008-03"', 'version: "2008-03-draft"'))
     _, problems = lint_paths([tmp_path / "rules" / "london"])
     assert [p for p in errors(problems) if p.field == "version"] == []
+
+
+def test_a_deadline_whose_number_contradicts_its_words_is_an_error(tmp_path: Path) -> None:
+    text = (ROOT / "rules" / "llr" / "2.14.yaml").read_text(encoding="utf-8")
+    old = "      amount: 24\n      text: within 24 hours of being made"
+    assert old in text
+    _, problems = lint_text(tmp_path, text.replace(old, old.replace("amount: 24", "amount: 48")),
+                            name="rules/llr/2.14.yaml")
+    (bad,) = errors(problems)
+    assert bad.field.endswith(".deadline.amount")
+    assert bad.message == ("action 'confirm-referrals-in-writing': deadline amount 48 disagrees with its text "
+                           "'within 24 hours of being made'")

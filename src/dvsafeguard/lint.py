@@ -138,6 +138,7 @@ def lint_pack_file(path: str | Path, sources_dir: str | Path | None = None) -> l
         except ValidationError:
             return _sorted(report.problems)
     _check_ids(pack, report)
+    _check_deadlines(pack, report)
     _check_citations_present(pack, report)
     _check_unreferenced(pack, report)
     _check_logic(pack, report)
@@ -202,6 +203,19 @@ def _check_ids(pack: Pack, report: _Report) -> None:
         if inv.id in seen:
             report.add(("invariants", i, "id"), f"duplicate id {inv.id!r}")
         seen.add(inv.id)
+
+
+def _check_deadlines(pack: Pack, report: _Report) -> None:
+    """A deadline's number must be the one its words give ("within 24 hours" is not 48)."""
+    for i, action in enumerate(pack.actions):
+        d = action.deadline
+        if d is None or d.amount is None:
+            continue
+        said = [int(n) for n in re.findall(r"\d+", d.text)]
+        if said and d.amount not in said:
+            report.add(("actions", i, "deadline", "amount"),
+                       f"action {action.id!r}: deadline amount {d.amount} disagrees with its text "
+                       f"{d.text!r}")
 
 
 def _citations(pack: Pack) -> Iterator[tuple[Loc, Citation, str]]:
