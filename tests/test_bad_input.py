@@ -177,7 +177,13 @@ def test_a_fact_said_twice_is_refused(tmp_path: Path, text: str, where: str) -> 
     ("assessment_date: 2008-02-30\n", ":1:18:", "'2008-02-30' is not a real date"),
     ("assessment_date: 2008-06-02\nchildren:\n  - date_of_birth: 2007-13-01\n", ":3:20:",
      "'2007-13-01' is not a real date"),
-    ("assessment_date: 2008-06-02\ncase_id: !!int x\n", "", "malformed YAML value"),
+    ("assessment_date: 2008-06-02\ncase_id: !!int x\n", ":2:10:", "YAML tags (!!int) are not allowed"),
+    # a tag can turn a yes into unknown without failing: refused like any other
+    ("assessment_date: 2008-06-02\nvictim: {pregnant: !!null true}\n", ":2:20:", "YAML tags (!!null)"),
+    ("assessment_date: 2008-06-02\nvictim: {pregnant: !!bool x}\n", ":2:20:", "YAML tags (!!bool)"),
+    # a merge key would bring a second block past the duplicate-key check
+    ("assessment_date: 2008-06-02\n<<: {concerns: {domestic_abuse_known: true}}\n"
+     "concerns: {previous_concerns: true}\n", ":2:1:", "YAML merge keys (<<) are not allowed"),
 ])
 def test_a_value_yaml_cannot_build_is_an_input_error(tmp_path: Path, text: str, where: str, why: str) -> None:
     p = write(tmp_path, "case.yaml", text)
@@ -289,3 +295,21 @@ def test_facts_beside_a_case_wrapper_are_refused(tmp_path: Path) -> None:
     ok = write(tmp_path, "block.yaml", "name: a test\ncase:\n  assessment_date: 2008-06-02\n"
                                        "  victim: {pregnant: true}\nexpect: {outcome: scale_4}\n")
     assert dv.load_case(ok).victim.pregnant is True
+
+
+def test_json_indented_with_tabs_is_read(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.json",
+              '{\n\t"assessment_date": "2009-01-10",\n\t"victim": {\n\t\t"pregnnant": true\n\t}\n}\n')
+    with pytest.raises(dv.InputError) as err:  # read, and the unknown fact found where it is
+        dv.load_case(p)
+    assert f"{p}:4:3: victim.pregnnant: unknown fact" in str(err.value)
+    write(tmp_path, "case.json", '{\n\t"assessment_date": "2009-01-10",\n\t"victim": {"pregnant": true}\n}\n')
+    assert dv.load_case(p).victim.pregnant is True
+
+
+def test_an_age_that_disagrees_within_a_child_names_the_field(london: dv.Pack) -> None:
+    for child, field in [({"age_years": 1, "age_months": 30}, "children[1].age_months"),
+                         ({"unborn": True, "age_months": 2}, "children[1].age_months")]:
+        with pytest.raises(dv.InputError) as err:
+            dv.evaluate({"assessment_date": "2009-01-10", "children": [{}, child]}, london)
+        assert [p.field for p in err.value.problems] == [field]

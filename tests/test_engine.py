@@ -185,3 +185,20 @@ def test_dimension_bounds_hold_when_the_outcome_or_a_confirmation_can_still_chan
     assert (v.lowest, v.value, v.highest) == bounds
     after = dv.evaluate({**case, **learnt}, pack)
     assert after.dimensions[dim].value != v.value and _within(dim, before, after)
+
+
+def test_actions_an_open_confirmation_could_require_are_possible_actions() -> None:
+    # the children are not known: confirming there are none would require the 9.6.1 actions
+    d = dv.evaluate({"assessment_date": "2009-01-10", "victim": {"pregnant": False}}, "london")
+    possible = {a.id: a for a in d.possible_actions}
+    for action in ("establish-vulnerable-adult", "matrix-for-woman", "refer-woman-dv-agency"):
+        assert action in possible and "children" in possible[action].if_known
+    assert {a.id for a in d.actions}.isdisjoint(possible)
+    confirmed = dv.evaluate({"assessment_date": "2009-01-10", "victim": {"pregnant": False}, "children": []},
+                            "london")
+    assert {"establish-vulnerable-adult", "matrix-for-woman", "refer-woman-dv-agency"} <= {
+        a.id for a in confirmed.actions}
+    # once children are known to live there, 9.6.1 can no longer apply
+    kids = dv.evaluate({"assessment_date": "2009-01-10", "victim": {"pregnant": False},
+                        "children": [{"age_years": 5, "in_household": True}]}, "london")
+    assert "establish-vulnerable-adult" not in {a.id for a in kids.possible_actions}

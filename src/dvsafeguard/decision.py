@@ -284,7 +284,8 @@ _CACHE_LIMIT = 1024
 class _RulePlan:
     __slots__ = ("rule", "id", "index", "static", "leaves", "raw", "rank", "sets", "actions",
                  "groups", "factor", "citation", "unknown_fn", "outcome_rule", "_applied",
-                 "truth", "reads_outcome", "confirmations")
+                 "truth", "reads_outcome", "confirmations", "outcome_ok", "simple_confirm",
+                 "confirm_unknown_fn")
 
     def __init__(self, pack: Pack, rule: Rule, index: int, compiler: Any,
                  rank_of: dict[str, int], shared: dict[Any, Any]) -> None:
@@ -316,6 +317,39 @@ class _RulePlan:
             (compiler._derived_parts(n.fact)[0], compiler.top(DERIVED[n.fact].definition))
             for n in dict.fromkeys(n for n in walk(rule.when) if isinstance(n, FactTest)
                                    and n.fact in DERIVED and DERIVED[n.fact].kind == "confirmed")]
+
+        # the common shape, all[outcome test, fact tests …]: the outcome tests' levels and the
+        # confirmation conjuncts say at once whether the rule can change (truths_ahead otherwise)
+        parts = rule.when.all if isinstance(rule.when, AllOf) else [rule.when]
+        outcome_parts = [c for c in parts if any(isinstance(n, OutcomeTest) for n in walk(c))]
+        self.outcome_ok: frozenset[int] | None = None
+        if outcome_parts and all(isinstance(c, OutcomeTest) for c in outcome_parts):
+            ok = set(range(len(pack.ladder)))
+            for c in outcome_parts:
+                assert isinstance(c, OutcomeTest)
+                lo_b, hi_b, allowed = compiler.outcome_bounds(c)
+                ok &= {r for r in range(lo_b, hi_b + 1) if allowed is None or r in allowed}
+            self.outcome_ok = frozenset(ok)
+        confirming = {n.fact for n in walk(rule.when) if isinstance(n, FactTest) and n.fact in DERIVED
+                      and DERIVED[n.fact].kind == "confirmed"}
+        self.simple_confirm = all(isinstance(c, FactTest) for c in parts
+                                  if any(isinstance(n, FactTest) and n.fact in confirming for n in walk(c)))
+        # the unknown facts a confirmation still waits for (the children, the pregnancy …)
+        self.confirm_unknown_fn = _union_reader(
+            [r for name in sorted(confirming) for r in _unknown_readers(DERIVED[name].definition, compiler, shared)])
+
+    def certain(self, view: CaseView, rng: tuple[int, int]) -> bool:
+        """For a rule that holds now: whether it holds whatever the unknown facts turn out to be."""
+        lo, hi = rng
+        if self.reads_outcome and lo != hi:
+            if self.outcome_ok is None:
+                return self.truths_ahead(view, rng) == {True}
+            if not all(r in self.outcome_ok for r in range(lo, hi + 1)):
+                return False
+        if self.confirmations and any(underlying(view) is None for _, underlying in self.confirmations):
+            # a conjunct on a confirmation still open (it holds now, so it reads "not confirmed")
+            return False if self.simple_confirm else self.truths_ahead(view, rng) == {True}
+        return True
 
     def truths_ahead(self, view: CaseView, rng: tuple[int, int]) -> set[Truth]:
         """The rule's truth in each outcome still reachable, with every confirmation fact whose
@@ -720,15 +754,17 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
     dims_lo = dict.fromkeys(dims, 0)  # the value the known facts establish
     dims_floor = dict.fromkeys(dims, 0)  # the lowest it can become once unknowns are known
     dims_because: dict[str, list[str]] = {d: [] for d in dims}
-    changeable: list[_RulePlan] = []  # false rules that set a value and may yet hold
+    awaiting: set[int] = set()  # false rules that an open confirmation could still make hold
 
     truths = match.truths
     if truths is None:
         truths = [(o_truths if rp.outcome_rule else a_truths).get(rp.id, False) for rp in pl.rules]
     for rp, t in zip(pl.rules, truths, strict=True):  # pack order: deterministic
         if t is False:
-            if rp.sets and rp.confirmations:
-                changeable.append(rp)
+            if rp.confirmations and (rp.sets or rp.groups) and rp.may_change(view, rng) \
+                    and rp.truths_ahead(view, rng) != {False}:
+                undecided.append(rp)  # e.g. 9.6.1 while the children could still be confirmed absent
+                awaiting.add(rp.index)
             continue
         rid = rp.id
         if t is None:
@@ -744,7 +780,7 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
             else:
                 because.extend([rid] * times)
         if rp.sets:
-            certain = not rp.may_change(view, rng) or rp.truths_ahead(view, rng) == {True}
+            certain = rp.certain(view, rng)
             for dim, r in rp.sets:
                 if r > dims_lo[dim]:
                     dims_because[dim] = [rid]
@@ -754,11 +790,6 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
                 if certain and r > dims_floor[dim]:
                     dims_floor[dim] = r
     dims_hi = dict(dims_lo)
-    for rp in changeable:  # false now, but a confirmation still open could make it hold
-        if rp.may_change(view, rng) and rp.truths_ahead(view, rng) != {False}:
-            for dim, r in rp.sets:
-                if r > dims_hi[dim]:
-                    dims_hi[dim] = r
 
     # An undecided rule matters only if knowing its facts could change the decision: raise the
     # outcome, add an action not already required, or raise a dimension.
@@ -776,6 +807,8 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
             continue
         rid = rp.id
         unknown = rp.unknown_fn(view)
+        if awaiting and rp.index in awaiting:
+            unknown = dict.fromkeys(chain(unknown, rp.confirm_unknown_fn(view)))
         if raises:
             for d, r in raises:
                 if r > dims_hi[d]:

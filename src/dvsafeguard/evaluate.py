@@ -110,7 +110,8 @@ def evaluate_many(cases: list[Case | Mapping[str, Any]], pack: Pack | str | Path
         try:
             valid.append(case_from_data(c))
         except InputError as e:
-            problems += [dataclasses.replace(q, field=f"[{i}].{q.field}" if q.field else f"[{i}]")
+            problems += [dataclasses.replace(q, field=f"[{i}].{q.field}" if q.field else f"[{i}]",
+                                             file=None if q.file == "<case>" else q.file)
                          for q in e.problems]
     if problems:
         raise InputError("case", problems)

@@ -146,9 +146,9 @@ class Child(FactModel):
     def _consistent_age(self) -> Child:
         given = [f for f in ("date_of_birth", "age_years", "age_months") if getattr(self, f) is not None]
         if self.unborn is True and given:
-            raise ValueError(f"an unborn child cannot also have {given[0]}")
+            raise FieldError((given[0],), f"an unborn child cannot also have {given[0]}")
         if self.age_years is not None and self.age_months is not None and self.age_months // 12 != self.age_years:
-            raise ValueError(f"age_years={self.age_years} and age_months={self.age_months} disagree")
+            raise FieldError(("age_months",), f"age_years={self.age_years} and age_months={self.age_months} disagree")
         return self
 
 

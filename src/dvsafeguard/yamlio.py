@@ -1,7 +1,8 @@
 """Reading YAML safely, remembering where every value came from.
 
 Only plain YAML is accepted: anchors and aliases are refused (they are how "billion laughs"
-alias bombs work and no pack or case needs them), a key said twice in one mapping is refused
+alias bombs work and no pack or case needs them), so are explicit tags (``!!null true`` would turn
+a yes into unknown) and merge keys (``<<:``), a key said twice in one mapping is refused
 (YAML would silently keep the last one), a date that does not exist (2015-02-30) is refused,
 files over a size limit are refused before parsing, and every error says the file, line and
 column.
@@ -35,6 +36,12 @@ class _Loader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(
                 None, None, "YAML anchors (&name) are not allowed in dvsafeguard files", event.start_mark
             )
+        if getattr(event, "tag", None) not in (None, "!"):
+            # an explicit tag (!!null true, !!bool x, !!int "") turns a value into another, or fails
+            raise yaml.MarkedYAMLError(
+                None, None, f"YAML tags ({event.tag.replace('tag:yaml.org,2002:', '!!')}) are not allowed in "
+                "dvsafeguard files", event.start_mark
+            )
         return super().compose_node(parent, index)
 
 
@@ -57,6 +64,9 @@ def _positions(node: Node, loc: Loc, out: Positions, repeated: list[tuple[Loc, N
         seen: dict[Any, int] = {}
         for key, value in node.value:
             k = key.value
+            if key.tag == "tag:yaml.org,2002:merge":  # `<<:` would merge silently, past the check below
+                raise yaml.MarkedYAMLError(None, None, "YAML merge keys (<<) are not allowed in dvsafeguard "
+                                           "files", key.start_mark)
             if isinstance(k, str):  # a scalar key: its text (keys of other kinds are not compared)
                 if k in seen:
                     repeated.append((loc + (k,), key, seen[k]))
@@ -124,6 +134,10 @@ def load(path: str | Path, what: str = "file") -> tuple[Any, Positions, bytes]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(what, [Problem(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(p))]) from None
+    if p.suffix.lower() == ".json":
+        # JSON may be indented with tabs, which YAML refuses; a tab inside a JSON string must be
+        # written \t, so every literal tab is whitespace and a space keeps every line and column
+        text = text.replace("\t", " ")
     data, positions = loads(text, str(p), what)
     return data, positions, raw
 
