@@ -313,3 +313,13 @@ def test_an_age_that_disagrees_within_a_child_names_the_field(london: dv.Pack) -
         with pytest.raises(dv.InputError) as err:
             dv.evaluate({"assessment_date": "2009-01-10", "children": [{}, child]}, london)
         assert [p.field for p in err.value.problems] == [field]
+
+
+def test_a_yes_no_fact_tested_against_text_lists_yaml_values(tmp_path: Path) -> None:
+    text = LONDON.read_text(encoding="utf-8")
+    old = "{fact: victim.vulnerable_adult, is: true}"
+    assert old in text
+    p = write(tmp_path, "pack.yaml", text.replace(old, "{fact: victim.vulnerable_adult, is: 'yes'}", 1))
+    with pytest.raises(dv.InputError) as err:
+        load_pack_file(p)
+    assert "'yes' is not a value of victim.vulnerable_adult; values: true, false" in str(err.value)

@@ -181,6 +181,11 @@ class Pack(_Model):
 # --------------------------------------------------------------------------------------------
 
 
+def _yaml(v: Any) -> str:
+    """A value as it is written in a pack: true / false, 'text', 3."""
+    return ("true" if v else "false") if isinstance(v, bool) else repr(v)
+
+
 def _suggest(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -215,8 +220,8 @@ def _check_condition(cond: Condition, loc: tuple[str | int, ...], pack: Pack,
             if info.kind in ("bool", "enum"):
                 for v in values:
                     if v not in info.values or (isinstance(v, bool) != isinstance(info.values[0], bool)):
-                        out.append((loc + (op,), f"{v!r} is not a value of {cond.fact}; "
-                                    f"values: {', '.join(map(repr, info.values))}"))
+                        out.append((loc + (op,), f"{_yaml(v)} is not a value of {cond.fact}; "
+                                    f"values: {', '.join(map(_yaml, info.values))}"))
             elif info.kind in ("text", "date"):
                 out.append((loc + (op,), f"{cond.fact} is a {info.kind} fact and cannot be tested"))
     elif isinstance(cond, CountTest):

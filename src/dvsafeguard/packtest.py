@@ -251,8 +251,8 @@ class FileResult:
 
 
 def _show(v: Any) -> str:
-    if isinstance(v, list):
-        return "[" + ", ".join(map(str, v)) + "]"
+    if isinstance(v, list):  # an item with a comma in it ("7, paragraph 2") is quoted
+        return "[" + ", ".join(f'"{x}"' if ", " in str(x) else str(x) for x in v) + "]"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}: {x}" for k, x in v.items()) + "}"
     return str(v).lower() if isinstance(v, bool) else str(v)
