@@ -33,7 +33,7 @@ from .conditions import (
     walk,
 )
 from .derive import DERIVED, CaseView
-from .engine import Match, cond_key, count_range
+from .engine import Match, cond_key, count_range, memo_get
 from .engine import memo_key as new_memo_key
 from .pack import DIMENSIONS, Action, Citation, Deadline, Pack, Rule
 
@@ -314,9 +314,9 @@ class _RulePlan:
         self.truth = compiler.top(rule.when)
         self.reads_outcome = any(isinstance(n, OutcomeTest) for n in walk(rule.when))
         self.confirmations = [
-            (compiler._derived_parts(n.fact)[0], compiler.top(DERIVED[n.fact].definition))
-            for n in dict.fromkeys(n for n in walk(rule.when) if isinstance(n, FactTest)
-                                   and n.fact in DERIVED and DERIVED[n.fact].kind == "confirmed")]
+            (compiler._derived_parts(name)[0], _underlying(name, compiler, shared))
+            for name in dict.fromkeys(n.fact for n in walk(rule.when) if isinstance(n, FactTest)
+                                      and n.fact in DERIVED and DERIVED[n.fact].kind == "confirmed")]
 
         # the common shape, all[outcome test, fact tests …]: the outcome tests' levels and the
         # confirmation conjuncts say at once whether the rule can change (truths_ahead otherwise)
@@ -377,6 +377,25 @@ class _RulePlan:
                     memo[key] = value
         return out
 
+    def could_hold(self, view: CaseView) -> bool:
+        """For a rule that does not hold now: whether a confirmation still open could make it hold
+        (its other parts as they are, the outcome anywhere in its bounds)."""
+        memo = view.memo
+        saved = [(key, memo.get(key, _ABSENT)) for key, underlying in self.confirmations
+                 if underlying(view) is None]
+        if not saved:
+            return False
+        try:
+            for key, _ in saved:
+                memo[key] = None
+            return self.truth(view) is not False
+        finally:
+            for key, value in saved:
+                if value is _ABSENT:
+                    del memo[key]
+                else:
+                    memo[key] = value
+
     def may_change(self, view: CaseView, rng: tuple[int, int]) -> bool:
         """Whether anything but the rule's own unknown facts could still change its truth."""
         return (self.reads_outcome and rng[0] != rng[1]) or any(
@@ -402,6 +421,14 @@ class _RulePlan:
             if key is not None and len(self._applied) < _CACHE_LIMIT:
                 self._applied[key] = hit
         return hit
+
+
+def _underlying(name: str, compiler: Any, shared: dict[Any, Any]) -> Callable[[CaseView], Truth]:
+    """The three-valued truth behind a confirmation fact (memoised per case view, shared)."""
+    fn = shared.get(("underlying", name))
+    if fn is None:
+        fn = shared[("underlying", name)] = memo_get(new_memo_key(), compiler.top(DERIVED[name].definition))
+    return fn
 
 
 def _unknown_readers(cond: Condition, compiler: Any,
@@ -761,8 +788,7 @@ def build(pack: Pack, view: CaseView, match: Match, compiler: Any,
         truths = [(o_truths if rp.outcome_rule else a_truths).get(rp.id, False) for rp in pl.rules]
     for rp, t in zip(pl.rules, truths, strict=True):  # pack order: deterministic
         if t is False:
-            if rp.confirmations and (rp.sets or rp.groups) and rp.may_change(view, rng) \
-                    and rp.truths_ahead(view, rng) != {False}:
+            if rp.confirmations and (rp.sets or rp.groups) and rp.could_hold(view):
                 undecided.append(rp)  # e.g. 9.6.1 while the children could still be confirmed absent
                 awaiting.add(rp.index)
             continue

@@ -140,7 +140,7 @@ class _Compiler:
         key, compute = self._count_parts(node)
         fn = self._count_fns.get(key)
         if fn is None:
-            fn = self._count_fns[key] = _memo_get(key, compute)
+            fn = self._count_fns[key] = memo_get(key, compute)
         return fn
 
     def _count_parts(self, node: CountTest) -> tuple[int, CountFn]:
@@ -177,7 +177,7 @@ class _Compiler:
     def _derived_fn(self, name: str) -> Callable[[CaseView], Value]:
         fn = self._derived_fns.get(name)
         if fn is None:
-            fn = self._derived_fns[name] = _memo_get(*self._derived_parts(name))
+            fn = self._derived_fns[name] = memo_get(*self._derived_parts(name))
         return fn
 
     def top(self, cond: Condition) -> TopFn:
@@ -242,7 +242,7 @@ class _Compiler:
         raise TypeError(f"{type(cond).__name__} is not allowed inside a count's where")
 
 
-def _memo_get(key: int, compute: Callable[[CaseView], Any]) -> Callable[[CaseView], Any]:
+def memo_get(key: int, compute: Callable[[CaseView], Any]) -> Callable[[CaseView], Any]:
     """``compute(view)``, computed once per view (kept in ``view.memo[key]``)."""
     def get(view: CaseView) -> Any:
         memo = view.memo
@@ -313,7 +313,7 @@ def _count_test(key: int, compute: CountFn, at_least: int | None, at_most: int |
             lo, hi = r
             return True if lo >= least else (False if hi is not None and hi < least else None)
         return count_at_least
-    count = _memo_get(key, compute)
+    count = memo_get(key, compute)
 
     def count_both(view: CaseView) -> Truth:
         lo, hi = count(view)
@@ -358,7 +358,7 @@ def _memo_leaf(op: str, bound: Any, key: int, compute: Callable[[CaseView], Valu
                 v = memo[key] = compute(view)
             return None if v is None else v is bound
         return is_bool
-    return _leaf(op, bound, _memo_get(key, compute))
+    return _leaf(op, bound, memo_get(key, compute))
 
 
 # Closures specialised once per node; each returns True, False or None (unknown).
