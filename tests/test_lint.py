@@ -478,6 +478,9 @@ def with_rule(text: str, rule_id: str, when: str, effect: str = "    outcome: re
     "{all: [{fact: victim.pregnant, is: true}, {not: {fact: victim.pregnant, is: true}}]}",
     "{any: [{all: [{fact: victim.pregnant, is: true}, {fact: victim.pregnant, is: false}]}, "
     "{count: matrix, at_least: 2, at_most: 1}]}",
+    # derived facts that exclude one another by definition
+    "{all: [{fact: derived.children_in_household, is: true}, {fact: derived.no_children_in_household, is: true}]}",
+    "{all: [{fact: derived.child_under_12_months, is: true}, {fact: derived.child_under_7, is: false}]}",
 ])
 def test_rule_that_can_never_apply_is_warned(small: tuple[str, Path], tmp_path: Path,
                                              when: str) -> None:
@@ -498,6 +501,8 @@ def test_rule_that_can_never_apply_is_warned(small: tuple[str, Path], tmp_path: 
     "{count: children, where: {any: [{fact: unborn, is: true}, {fact: unborn, is: false}]}, "
     "at_least: 1}",
     "{not: {all: [{fact: victim.pregnant, is: true}, {fact: victim.pregnant, is: false}]}}",
+    # a baby living elsewhere: under 12 months, and no children in the household, together
+    "{all: [{fact: derived.child_under_12_months, is: true}, {fact: derived.no_children_in_household, is: true}]}",
 ])
 def test_rule_that_can_apply_is_not_warned(small: tuple[str, Path], tmp_path: Path,
                                            when: str) -> None:

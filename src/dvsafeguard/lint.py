@@ -205,6 +205,16 @@ def _check_ids(pack: Pack, report: _Report) -> None:
         seen.add(inv.id)
 
 
+# derived facts that exclude one another by their definitions (derive.py): a child living in the
+# household means there are not "no children in the household", confirmed or not
+_EXCLUDES: dict[tuple[str, bool], list[tuple[str, bool]]] = {
+    ("derived.children_in_household", True): [("derived.no_children_in_household", True),
+                                              ("derived.no_children_confirmed", True)],
+    ("derived.no_children_confirmed", True): [("derived.no_children_in_household", False)],
+    ("derived.child_under_12_months", True): [("derived.child_under_7", False)],
+}
+
+
 def _check_deadlines(pack: Pack, report: _Report) -> None:
     """A deadline's number must be the one its words give ("within 24 hours" is not 48)."""
     for i, action in enumerate(pack.actions):
@@ -424,6 +434,13 @@ class _Logic:
                 if region.empty():
                     return (f"{fact} cannot pass all of "
                             + " and ".join(_describe(x) for x in tests[: tests.index(t) + 1]))
+        said = {(t.fact, t.is_) for ts in by_fact.values() for t in ts if isinstance(t.is_, bool)}
+        for (fact, value), excluded in _EXCLUDES.items():
+            if (fact, value) in said:
+                for other in excluded:
+                    if other in said:
+                        return (f"{fact} is {str(value).lower()} and {other[0]} is "
+                                f"{str(other[1]).lower()} cannot both hold")
         return None
 
     @staticmethod
