@@ -323,3 +323,23 @@ def test_a_yes_no_fact_tested_against_text_lists_yaml_values(tmp_path: Path) -> 
     with pytest.raises(dv.InputError) as err:
         load_pack_file(p)
     assert "'yes' is not a value of victim.vulnerable_adult; values: true, false" in str(err.value)
+
+
+def test_a_bare_tag_that_would_unquote_a_value_is_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.yaml", 'assessment_date: 2008-06-02\nvictim:\n  pregnant: ! "null"\n')
+    with pytest.raises(dv.InputError) as err:
+        dv.load_case(p)
+    assert f"{p}:3:13: YAML tags (!) are not allowed" in str(err.value)
+
+
+def test_a_tab_inside_a_json_string_is_kept(tmp_path: Path) -> None:
+    p = write(tmp_path, "case.json", '{\n\t"assessment_date": "2008-06-01",\n\t"case_id": "a\tb \\\\"\n}\n')
+    assert dv.load_case(p).case_id == "a\tb \\"
+
+
+def test_a_pack_in_force_to_before_from_is_refused(tmp_path: Path) -> None:
+    text = LONDON.read_text(encoding="utf-8").replace("  from: 2008-03-01", "  from: 2008-03-01\n  to: 2007-01-01", 1)
+    p = write(tmp_path, "pack.yaml", text)
+    with pytest.raises(dv.InputError) as err:
+        load_pack_file(p)
+    assert "in_force: in force to 2007-01-01, before it is in force from 2008-03-01" in str(err.value)

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from . import yamlio
 from .conditions import AllOf, AnyOf, Condition, CountTest, FactTest, NotOf, OutcomeTest, walk
@@ -53,6 +53,12 @@ class Source(_Model):
 class InForce(_Model):
     from_: date = Field(alias="from")
     to: date | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> InForce:
+        if self.to is not None and self.to < self.from_:
+            raise ValueError(f"in force to {self.to}, before it is in force from {self.from_}")
+        return self
 
 
 class Level(_Model):
@@ -329,6 +335,8 @@ def _problems_from_validation(err: ValidationError, name: str, positions: yamlio
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown field (not allowed here)"
+        elif e["type"] == "value_error" and isinstance((e.get("ctx") or {}).get("error"), ValueError):
+            msg = str(e["ctx"]["error"])  # our own check: its words, without pydantic's prefix
         problems.append(Problem(msg, yamlio.dotted(tuple(clean)), name, line, col))
     return problems
 

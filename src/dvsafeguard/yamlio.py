@@ -36,7 +36,7 @@ class _Loader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(
                 None, None, "YAML anchors (&name) are not allowed in dvsafeguard files", event.start_mark
             )
-        if getattr(event, "tag", None) not in (None, "!"):
+        if getattr(event, "tag", None) is not None:  # the bare `! "no"` too: it unquotes a value
             # an explicit tag (!!null true, !!bool x, !!int "") turns a value into another, or fails
             raise yaml.MarkedYAMLError(
                 None, None, f"YAML tags ({event.tag.replace('tag:yaml.org,2002:', '!!')}) are not allowed in "
@@ -135,11 +135,32 @@ def load(path: str | Path, what: str = "file") -> tuple[Any, Positions, bytes]:
     except UnicodeDecodeError as e:
         raise InputError(what, [Problem(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(p))]) from None
     if p.suffix.lower() == ".json":
-        # JSON may be indented with tabs, which YAML refuses; a tab inside a JSON string must be
-        # written \t, so every literal tab is whitespace and a space keeps every line and column
-        text = text.replace("\t", " ")
+        text = _json_tabs_to_spaces(text)
     data, positions = loads(text, str(p), what)
     return data, positions, raw
+
+
+def _json_tabs_to_spaces(text: str) -> str:
+    """JSON may be indented with tabs, which YAML refuses: each tab outside a string becomes a
+    space (lines and columns stay where they were); text inside strings is left as it is."""
+    if "\t" not in text:
+        return text
+    out: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "\t":
+            ch = " "
+        out.append(ch)
+    return "".join(out)
 
 
 def locate(positions: Positions, loc: Loc) -> tuple[int | None, int | None]:
