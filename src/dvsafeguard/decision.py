@@ -10,8 +10,9 @@ the pack (id, version, sha256) and library version that produced it.
 
 from __future__ import annotations
 
+import contextlib
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from itertools import chain
 from typing import Any, Literal
@@ -351,55 +352,45 @@ class _RulePlan:
             return False if self.simple_confirm else self.truths_ahead(view, rng) == {True}
         return True
 
-    def truths_ahead(self, view: CaseView, rng: tuple[int, int]) -> set[Truth]:
-        """The rule's truth in each outcome still reachable, with every confirmation fact whose
-        underlying fact is open read as unknown: what the rule may yet be once unknowns are known.
-        """
+    @contextlib.contextmanager
+    def _open_confirmations(self, view: CaseView) -> Iterator[bool]:
+        """Read every confirmation fact whose underlying fact is still open as unknown, for the
+        duration of the block; yields whether there was any."""
         memo = view.memo
         saved = [(key, memo.get(key, _ABSENT)) for key, underlying in self.confirmations
                  if underlying(view) is None]
-        ranks = range(rng[0], rng[1] + 1) if self.reads_outcome else (None,)
-        old_rng = view.__dict__["outcome_range"]
-        out: set[Truth] = set()
         try:
             for key, _ in saved:
                 memo[key] = None
-            for r in ranks:
-                if r is not None:
-                    view.__dict__["outcome_range"] = (r, r)
-                out.add(self.truth(view))
+            yield bool(saved)
         finally:
-            view.__dict__["outcome_range"] = old_rng
             for key, value in saved:
                 if value is _ABSENT:
                     del memo[key]
                 else:
                     memo[key] = value
+
+    def truths_ahead(self, view: CaseView, rng: tuple[int, int]) -> set[Truth]:
+        """The rule's truth in each outcome still reachable, open confirmations read as unknown:
+        what the rule may yet be once the unknown facts are known."""
+        ranks = range(rng[0], rng[1] + 1) if self.reads_outcome else (None,)
+        old_rng = view.__dict__["outcome_range"]
+        out: set[Truth] = set()
+        with self._open_confirmations(view):
+            try:
+                for r in ranks:
+                    if r is not None:
+                        view.__dict__["outcome_range"] = (r, r)
+                    out.add(self.truth(view))
+            finally:
+                view.__dict__["outcome_range"] = old_rng
         return out
 
     def could_hold(self, view: CaseView) -> bool:
         """For a rule that does not hold now: whether a confirmation still open could make it hold
         (its other parts as they are, the outcome anywhere in its bounds)."""
-        memo = view.memo
-        saved = [(key, memo.get(key, _ABSENT)) for key, underlying in self.confirmations
-                 if underlying(view) is None]
-        if not saved:
-            return False
-        try:
-            for key, _ in saved:
-                memo[key] = None
-            return self.truth(view) is not False
-        finally:
-            for key, value in saved:
-                if value is _ABSENT:
-                    del memo[key]
-                else:
-                    memo[key] = value
-
-    def may_change(self, view: CaseView, rng: tuple[int, int]) -> bool:
-        """Whether anything but the rule's own unknown facts could still change its truth."""
-        return (self.reads_outcome and rng[0] != rng[1]) or any(
-            underlying(view) is None for _, underlying in self.confirmations)
+        with self._open_confirmations(view) as any_open:
+            return any_open and self.truth(view) is not False
 
     def unknown(self, view: CaseView) -> Facts:
         """The unknown facts the rule hinges on, in condition order (not to be changed)."""
