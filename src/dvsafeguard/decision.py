@@ -314,10 +314,10 @@ class _RulePlan:
         # settled, and a confirmation fact (never unknown) whose underlying fact is still open
         self.truth = compiler.top(rule.when)
         self.reads_outcome = any(isinstance(n, OutcomeTest) for n in walk(rule.when))
-        self.confirmations = [
-            (compiler._derived_parts(name)[0], _underlying(name, compiler, shared))
-            for name in dict.fromkeys(n.fact for n in walk(rule.when) if isinstance(n, FactTest)
-                                      and n.fact in DERIVED and DERIVED[n.fact].kind == "confirmed")]
+        confirming = list(dict.fromkeys(n.fact for n in walk(rule.when) if isinstance(n, FactTest)
+                                        and n.fact in DERIVED and DERIVED[n.fact].kind == "confirmed"))
+        self.confirmations = [(compiler._derived_parts(name)[0], _underlying(name, compiler, shared))
+                              for name in confirming]
 
         # the common shape, all[outcome test, fact tests …]: the outcome tests' levels and the
         # confirmation conjuncts say at once whether the rule can change (truths_ahead otherwise)
@@ -331,13 +331,11 @@ class _RulePlan:
                 lo_b, hi_b, allowed = compiler.outcome_bounds(c)
                 ok &= {r for r in range(lo_b, hi_b + 1) if allowed is None or r in allowed}
             self.outcome_ok = frozenset(ok)
-        confirming = {n.fact for n in walk(rule.when) if isinstance(n, FactTest) and n.fact in DERIVED
-                      and DERIVED[n.fact].kind == "confirmed"}
         self.simple_confirm = all(isinstance(c, FactTest) for c in parts
                                   if any(isinstance(n, FactTest) and n.fact in confirming for n in walk(c)))
         # the unknown facts a confirmation still waits for (the children, the pregnancy …)
         self.confirm_unknown_fn = _union_reader(
-            [r for name in sorted(confirming) for r in _unknown_readers(DERIVED[name].definition, compiler, shared)])
+            [r for name in confirming for r in _unknown_readers(DERIVED[name].definition, compiler, shared)])
 
     def certain(self, view: CaseView, rng: tuple[int, int]) -> bool:
         """For a rule that holds now: whether it holds whatever the unknown facts turn out to be."""
